@@ -1,0 +1,123 @@
+//! The state file behind `--state FILE`: the org as JSON, written atomically.
+//!
+//! Invariant: the file on disk is always a complete state — a new version is written to a sibling
+//! temporary file, flushed to disk, then renamed over the old one, so a crash at any moment leaves
+//! either the old state or the new one, never a torn file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::app::SharedState;
+use crate::org::Org;
+
+/// The format version written into the file; a file of another version is refused with a clear error.
+const FORMAT: u32 = 1;
+
+#[derive(serde::Serialize)]
+struct FileOut<'a> {
+    format: u32,
+    org: &'a Org,
+}
+
+#[derive(serde::Deserialize)]
+struct FileIn {
+    format: u32,
+    org: Org,
+}
+
+/// Reads the org from `path`; `Ok(None)` when the file does not exist yet.
+///
+/// # Errors
+/// A message saying what is wrong with the file.
+pub fn load(path: &Path) -> Result<Option<Org>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let file: FileIn =
+        serde_json::from_slice(&bytes).map_err(|e| format!("not an emulator state file ({e})"))?;
+    if file.format != FORMAT {
+        return Err(format!(
+            "state file format {} is not supported (this emulator writes format {FORMAT})",
+            file.format
+        ));
+    }
+    Ok(Some(file.org))
+}
+
+/// Writes the org to `path` atomically.
+///
+/// # Errors
+/// The I/O error, when the folder is not writable or the disk is full.
+pub fn save(path: &Path, org: &Org) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(&FileOut { format: FORMAT, org }).map_err(std::io::Error::other)?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    // Make the rename itself durable.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The background writer of one emulator.
+#[derive(Debug)]
+pub struct Persister {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Persister {
+    /// Writes the last changes and stops.
+    pub async fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Starts writing the state to `path` after every change (at most every 100 ms).
+pub fn spawn(state: SharedState, path: PathBuf) -> Persister {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        loop {
+            let last = tokio::select! {
+                _ = state.dirty.notified() => false,
+                _ = &mut stopped => true,
+            };
+            if !last {
+                // Coalesce bursts of writes into one save.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let snapshot = match state.org.read() {
+                Ok(org) => org.clone(),
+                Err(poisoned) => poisoned.into_inner().clone(),
+            };
+            let path = path.clone();
+            let result = tokio::task::spawn_blocking(move || save(&path, &snapshot)).await;
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot write the emulator state file"),
+                Err(e) => tracing::error!(error = %e, "state writer task failed"),
+            }
+            if last {
+                break;
+            }
+        }
+    });
+    Persister { stop, task }
+}

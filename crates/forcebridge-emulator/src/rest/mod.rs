@@ -1,0 +1,10 @@
+//! rest routes (being built).
+
+use axum::Router;
+
+use crate::app::SharedState;
+
+/// Routes of this module.
+pub fn router() -> Router<SharedState> {
+    Router::new()
+}

@@ -1,0 +1,84 @@
+//! `forcebridge emulator`: runs the local Salesforce and prints one JSON line with what a client
+//! needs to connect.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use forcebridge_emulator::config::{self, EmulatorConfig};
+
+/// Options of `forcebridge emulator`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "FORCEBRIDGE_EMULATOR_ADDR", default_value = config::DEFAULT_ADDR)]
+    addr: SocketAddr,
+    /// Serve HTTPS with a certificate for localhost signed by a CA written to --tls-dir.
+    #[arg(long)]
+    tls: bool,
+    /// Folder for the CA certificate (ca.pem) when --tls is on [default: a temporary folder].
+    #[arg(long)]
+    tls_dir: Option<PathBuf>,
+    /// Keep the org in this file across restarts.
+    #[arg(long, env = "FORCEBRIDGE_EMULATOR_STATE")]
+    state: Option<PathBuf>,
+    /// Consumer key of the default connected app.
+    #[arg(long, default_value = config::DEFAULT_CLIENT_ID)]
+    client_id: String,
+    /// Consumer secret of the default connected app.
+    #[arg(long, default_value = config::DEFAULT_CLIENT_SECRET)]
+    client_secret: String,
+    /// Username of the administrator.
+    #[arg(long, default_value = config::DEFAULT_USERNAME)]
+    username: String,
+    /// Password of the administrator.
+    #[arg(long, default_value = config::DEFAULT_PASSWORD)]
+    password: String,
+    /// Security token of the administrator.
+    #[arg(long, default_value = config::DEFAULT_SECURITY_TOKEN)]
+    security_token: String,
+}
+
+/// Runs until Ctrl-C or SIGTERM, then stops cleanly (the state file is written last).
+pub async fn run(args: Args) -> Result<()> {
+    let config = EmulatorConfig {
+        addr: args.addr,
+        tls: args.tls,
+        tls_dir: args.tls_dir,
+        state_file: args.state,
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        username: args.username,
+        password: args.password,
+        security_token: args.security_token,
+        ..EmulatorConfig::default()
+    };
+    let handle = forcebridge_emulator::Emulator::start(config)
+        .await
+        .context("cannot start the emulator")?;
+    println!("{}", handle.connection_info());
+    shutdown_signal().await;
+    handle.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,40 @@
+//! `forcebridge`: the binary. Wiring only — argument parsing, environment, logging — around the
+//! library crates. Only this crate reads argv and environment variables.
+
+mod cmd_emulator;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Self-hosted Salesforce integration engine, with a local Salesforce emulator built in.
+#[derive(Debug, Parser)]
+#[command(name = "forcebridge", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the local Salesforce emulator (OAuth, REST, SOQL) until interrupted.
+    Emulator(cmd_emulator::Args),
+}
+
+fn main() -> Result<()> {
+    // rustls must have exactly one crypto provider; install aws-lc-rs before anything uses TLS.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FORCEBRIDGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Emulator(args) => cmd_emulator::run(args).await,
+        }
+    })
+}
