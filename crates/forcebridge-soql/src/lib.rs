@@ -1,22 +1,38 @@
 //! SOQL: a parser and an evaluator for the Salesforce Object Query Language.
 //!
-//! The parser turns text into an [`ast::Query`] or a [`SoqlError`] whose code and message follow
-//! Salesforce's (`MALFORMED_QUERY` with the line and column, `INVALID_FIELD`, `INVALID_TYPE`).
-//! The evaluator runs a query against any [`Catalog`] and returns rows shaped as Salesforce's
-//! REST `query` resource shapes them.
+//! The parser turns text into a [`Query`] (its syntax tree is [`ast::SelectQuery`]) or a
+//! [`SoqlError`] whose code and message follow Salesforce's (`MALFORMED_QUERY` with the row and
+//! column, `INVALID_FIELD`, `INVALID_TYPE`). The evaluator runs a query against any [`Catalog`]
+//! and returns rows shaped as Salesforce's REST `query` resource shapes them.
+//!
+//! Invariant: neither `parse` nor `execute` panics on any input; every failure is a [`SoqlError`].
 
+pub mod ast;
 pub mod catalog;
+mod dates;
+pub mod error;
+mod eval;
+mod ids;
+mod lexer;
+mod parser;
 
 pub use catalog::{Catalog, ChildRelationship, FieldInfo, FieldKind, Record};
+pub use error::{SoqlError, SoqlErrorKind};
 
-pub mod error;
-
-pub use error::SoqlError;
-
-/// A parsed query (the AST is being built; see `ast`).
+/// A parsed query: its text (kept for error excerpts) and its syntax tree.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
+    /// The query as given.
     pub text: String,
+    /// The syntax tree.
+    pub select: ast::SelectQuery,
+}
+
+impl Query {
+    /// The FROM object as written (not yet resolved against a catalog).
+    pub fn from_object(&self) -> &str {
+        &self.select.from.object.name
+    }
 }
 
 /// Options of one execution.
@@ -44,21 +60,16 @@ pub struct QueryOutput {
 pub fn parse(text: &str) -> Result<Query, SoqlError> {
     Ok(Query {
         text: text.to_string(),
+        select: parser::parse_select(text)?,
     })
 }
 
 /// Runs a parsed query against a catalog.
 ///
 /// # Errors
-/// [`SoqlError`] for unknown objects (`INVALID_TYPE`), unknown fields (`INVALID_FIELD`) and
-/// semantic errors Salesforce reports at run time.
-pub fn execute(
-    query: &Query,
-    _catalog: &dyn Catalog,
-    _options: ExecOptions,
-) -> Result<QueryOutput, SoqlError> {
-    Err(SoqlError::malformed(format!(
-        "SOQL evaluation is not available yet: {}",
-        query.text
-    )))
+/// [`SoqlError`] for unknown objects (`INVALID_TYPE`), unknown fields and relationships
+/// (`INVALID_FIELD`), literals of the wrong type, and the other semantic errors Salesforce reports
+/// at run time (`MALFORMED_QUERY`, `INVALID_QUERY_FILTER_OPERATOR`, `NUMBER_OUTSIDE_VALID_RANGE`).
+pub fn execute(query: &Query, catalog: &dyn Catalog, options: ExecOptions) -> Result<QueryOutput, SoqlError> {
+    eval::execute(&query.text, &query.select, catalog, options)
 }

@@ -1,0 +1,248 @@
+//! The SOQL syntax tree, as written (names not yet resolved against any catalog).
+//!
+//! Invariant: every name keeps the spelling and the position it had in the text, so that the
+//! evaluator can report `INVALID_FIELD` and `INVALID_TYPE` at the right row and column.
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+
+use crate::error::Pos;
+
+/// A name as written, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ident {
+    pub name: String,
+    pub pos: Pos,
+}
+
+/// A dotted field path (`Name`, `Account.Owner.Name`, `c.Name` with an alias), as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    /// The parts; the last one is the field, the ones before are relationships (or an alias).
+    pub parts: Vec<Ident>,
+}
+
+impl FieldPath {
+    /// Where the path starts.
+    pub fn pos(&self) -> Pos {
+        self.parts.first().map(|p| p.pos).unwrap_or_default()
+    }
+
+    /// The path as written, joined with dots.
+    pub fn dotted(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+}
+
+/// An aggregate function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggFunc {
+    Count,
+    CountDistinct,
+    Min,
+    Max,
+    Sum,
+    Avg,
+}
+
+impl AggFunc {
+    /// The function named `name` (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "COUNT" => AggFunc::Count,
+            "COUNT_DISTINCT" => AggFunc::CountDistinct,
+            "MIN" => AggFunc::Min,
+            "MAX" => AggFunc::Max,
+            "SUM" => AggFunc::Sum,
+            "AVG" => AggFunc::Avg,
+            _ => return None,
+        })
+    }
+}
+
+/// `COUNT()`, `COUNT(Id)`, `SUM(Amount)`...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggCall {
+    pub func: AggFunc,
+    /// `None` only for `COUNT()`.
+    pub arg: Option<FieldPath>,
+    pub pos: Pos,
+}
+
+/// `FIELDS(ALL)`, `FIELDS(STANDARD)`, `FIELDS(CUSTOM)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldsKind {
+    All,
+    Standard,
+    Custom,
+}
+
+/// One entry of a SELECT list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SelectItem {
+    /// A field or a parent relationship path.
+    Field(FieldPath),
+    /// An aggregate, with its alias if any.
+    Aggregate { call: AggCall, alias: Option<Ident> },
+    /// A child relationship subquery.
+    Subquery(Box<SelectQuery>),
+    /// `FIELDS(...)`.
+    Fields { kind: FieldsKind, pos: Pos },
+}
+
+/// `FROM Object [alias]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct From {
+    pub object: Ident,
+    pub alias: Option<Ident>,
+}
+
+/// A relative date literal: `TODAY`, `LAST_N_DAYS:7`...
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateLiteral {
+    pub kind: DateLiteralKind,
+    /// The `n` of the `..._N_...:n` forms; 1 for the others.
+    pub n: i64,
+}
+
+/// The unit and direction of a relative date literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateLiteralKind {
+    Yesterday,
+    Today,
+    Tomorrow,
+    /// `LAST_WEEK`, `LAST_N_WEEKS:n`...: the n whole units before the current one.
+    Last(DateUnit),
+    /// `THIS_WEEK`, `THIS_MONTH`...: the current unit.
+    This(DateUnit),
+    /// `NEXT_WEEK`, `NEXT_N_MONTHS:n`...: the n whole units after the current one.
+    Next(DateUnit),
+    /// `N_WEEKS_AGO:n`...: the one whole unit n units before the current one.
+    Ago(DateUnit),
+    /// `LAST_N_DAYS:n`, `LAST_90_DAYS`: today and the n days before it.
+    LastNDays,
+    /// `NEXT_N_DAYS:n`, `NEXT_90_DAYS`: the n days after today.
+    NextNDays,
+}
+
+/// The calendar unit of a date literal. Fiscal units equal calendar ones (fiscal year starting in
+/// January, Salesforce's default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateUnit {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+/// A literal value in a condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// A quoted string (escapes decoded; `\%` and `\_` kept for LIKE).
+    String(String),
+    /// A number as written.
+    Number(String),
+    Bool(bool),
+    Null,
+    Date(NaiveDate),
+    DateTime(DateTime<FixedOffset>),
+    DateLiteral(DateLiteral),
+}
+
+/// A literal and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub literal: Literal,
+    pub pos: Pos,
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Like,
+}
+
+/// The left side of a condition: a field, or (in HAVING) an aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operand {
+    Field(FieldPath),
+    Aggregate(AggCall),
+}
+
+impl Operand {
+    /// Where the operand starts.
+    pub fn pos(&self) -> Pos {
+        match self {
+            Operand::Field(f) => f.pos(),
+            Operand::Aggregate(a) => a.pos,
+        }
+    }
+}
+
+/// The right side of `IN` / `NOT IN`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InList {
+    Values(Vec<Value>),
+    /// A semi-join (`IN`) or anti-join (`NOT IN`): `Id IN (SELECT AccountId FROM Contact)`.
+    Subquery(Box<SelectQuery>),
+}
+
+/// A WHERE or HAVING condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    And(Vec<Condition>),
+    Or(Vec<Condition>),
+    Not(Box<Condition>),
+    Compare {
+        lhs: Operand,
+        op: CmpOp,
+        value: Value,
+    },
+    In {
+        lhs: Operand,
+        negated: bool,
+        list: InList,
+    },
+    /// `INCLUDES('a;b', 'c')` (or `EXCLUDES` when `negated`): each value is a `;`-separated set.
+    Includes {
+        lhs: Operand,
+        negated: bool,
+        values: Vec<Value>,
+        pos: Pos,
+    },
+}
+
+/// `ORDER BY` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderItem {
+    pub operand: Operand,
+    pub descending: bool,
+    /// `Some(true)` for `NULLS FIRST`, `Some(false)` for `NULLS LAST`, `None` for the default
+    /// (first when ascending, last when descending).
+    pub nulls_first: Option<bool>,
+}
+
+/// One SELECT statement (the top query, a child subquery or a semi-join).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectQuery {
+    pub select: Vec<SelectItem>,
+    pub from: From,
+    pub where_: Option<Condition>,
+    pub group_by: Vec<FieldPath>,
+    pub having: Option<Condition>,
+    pub order_by: Vec<OrderItem>,
+    pub limit: Option<(u64, Pos)>,
+    pub offset: Option<(u64, Pos)>,
+    /// `ALL ROWS` (accepted; `queryAll` decides whether deleted rows are seen).
+    pub all_rows: bool,
+}

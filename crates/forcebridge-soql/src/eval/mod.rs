@@ -1,0 +1,612 @@
+//! The SOQL evaluator: a parsed query, resolved against a [`Catalog`], run over its records.
+//!
+//! Work happens in two phases. Planning resolves every name (canonical case, relationship hops,
+//! child relationships), types every literal against its field and runs semi-joins once, so every
+//! `INVALID_FIELD` / `INVALID_TYPE` error comes before any row is read. Execution then scans the
+//! FROM object once, filters, sorts, pages and renders rows in the REST `query` shape.
+//!
+//! Invariant: no step is quadratic in the number of rows — parent lookups go through
+//! [`Catalog::get`], child subqueries scan the child object once per query and index it by parent
+//! id.
+
+mod aggregate;
+mod filter;
+mod resolve;
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value as Json};
+
+use crate::ast::{AggFunc, FieldsKind, Operand, SelectItem, SelectQuery};
+use crate::catalog::{Catalog, FieldInfo, FieldKind, Record};
+use crate::error::{SoqlError, SoqlErrorKind};
+use crate::ids;
+use crate::{ExecOptions, QueryOutput};
+
+use filter::{Compiler, Filter, Getter, Row, Scalar, Target, cmp_scalar, scalar};
+use resolve::{Hop, Resolved};
+
+/// Salesforce's ceiling on `OFFSET`.
+const MAX_OFFSET: u64 = 2000;
+/// Salesforce's ceiling on `LIMIT` with `FIELDS(ALL)` / `FIELDS(CUSTOM)`.
+const FIELDS_LIMIT: u64 = 200;
+
+/// Everything one execution needs.
+pub(crate) struct Ctx<'a> {
+    pub catalog: &'a dyn Catalog,
+    pub text: &'a str,
+    /// "Today" for date literals (the catalog's now, UTC).
+    pub today: NaiveDate,
+    pub include_deleted: bool,
+}
+
+/// Runs a parsed query.
+pub(crate) fn execute(
+    text: &str,
+    q: &SelectQuery,
+    catalog: &dyn Catalog,
+    options: ExecOptions,
+) -> Result<QueryOutput, SoqlError> {
+    let ctx = Ctx {
+        catalog,
+        text,
+        today: catalog.now().date_naive(),
+        include_deleted: options.include_deleted,
+    };
+    ctx.run(q)
+}
+
+/// A record as a filter sees it.
+struct RecordRow<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    object: &'c str,
+    rec: &'a Record,
+}
+
+impl Row for RecordRow<'_, '_> {
+    fn get(&self, getter: &Getter) -> Option<&Json> {
+        match getter {
+            Getter::Path(p) => self.ctx.value(self.object, self.rec, p),
+            Getter::Slot(_) => None,
+        }
+    }
+}
+
+/// One output column of a non-aggregate query, as a tree (parents nest their fields).
+#[derive(Debug)]
+enum Node {
+    Field {
+        name: String,
+        kind: FieldKind,
+    },
+    Parent {
+        relationship: String,
+        field: String,
+        nodes: Vec<Node>,
+    },
+    Child {
+        relationship: String,
+        /// The child's reference field pointing at the parent, e.g. `AccountId`.
+        field: String,
+        plan: Box<Plan>,
+    },
+}
+
+/// One ORDER BY key.
+#[derive(Debug)]
+struct OrderKey {
+    getter: Getter,
+    kind: FieldKind,
+    descending: bool,
+    nulls_first: bool,
+}
+
+/// A planned non-aggregate query (or child subquery).
+#[derive(Debug)]
+struct Plan {
+    object: String,
+    nodes: Vec<Node>,
+    filter: Option<Filter>,
+    order: Vec<OrderKey>,
+    limit: Option<usize>,
+    offset: usize,
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Adds a resolved path to the output tree; `false` when it was already there.
+fn insert(nodes: &mut Vec<Node>, hops: &[Hop], field: &FieldInfo) -> bool {
+    match hops.split_first() {
+        None => {
+            if nodes
+                .iter()
+                .any(|n| matches!(n, Node::Field { name, .. } if name.eq_ignore_ascii_case(&field.name)))
+            {
+                return false;
+            }
+            nodes.push(Node::Field {
+                name: field.name.clone(),
+                kind: field.kind,
+            });
+            true
+        }
+        Some((hop, rest)) => {
+            let idx = nodes
+                .iter()
+                .position(|n| matches!(n, Node::Parent { field, .. } if *field == hop.field));
+            let idx = match idx {
+                Some(i) => i,
+                None => {
+                    nodes.push(Node::Parent {
+                        relationship: hop.relationship.clone(),
+                        field: hop.field.clone(),
+                        nodes: Vec::new(),
+                    });
+                    nodes.len() - 1
+                }
+            };
+            match nodes.get_mut(idx) {
+                Some(Node::Parent { nodes, .. }) => insert(nodes, rest, field),
+                _ => false,
+            }
+        }
+    }
+}
+
+/// A JSON value as the output shows it: ids always in their 18-character form.
+fn out_value(kind: FieldKind, v: Option<&Json>) -> Json {
+    match (kind, v) {
+        (FieldKind::Id, Some(Json::String(s))) if s.len() == 15 => {
+            Json::String(ids::to18(s).unwrap_or_else(|| s.clone()))
+        }
+        (_, Some(v)) => v.clone(),
+        (_, None) => Json::Null,
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// The canonical name of the FROM object, or `INVALID_TYPE`.
+    fn object_of(&self, q: &SelectQuery) -> Result<String, SoqlError> {
+        self.catalog
+            .object(&q.from.object.name)
+            .ok_or_else(|| SoqlError::unsupported_object(self.text, q.from.object.pos, &q.from.object.name))
+    }
+
+    fn run(&self, q: &SelectQuery) -> Result<QueryOutput, SoqlError> {
+        let object = self.object_of(q)?;
+        check_offset(q)?;
+        let has_agg = q.select.iter().any(|i| matches!(i, SelectItem::Aggregate { .. }));
+        if has_agg || !q.group_by.is_empty() {
+            if let [SelectItem::Aggregate { call, alias: None }] = q.select.as_slice()
+                && call.func == AggFunc::Count
+                && call.arg.is_none()
+                && q.group_by.is_empty()
+            {
+                return self.count_only(q, &object);
+            }
+            if q.select.iter().any(|i| {
+                matches!(i, SelectItem::Aggregate { call, .. } if call.func == AggFunc::Count && call.arg.is_none())
+            }) && q.select.len() > 1
+            {
+                return Err(SoqlError::malformed_at(
+                    self.text,
+                    q.from.object.pos,
+                    "COUNT() must be the only element in the SELECT list",
+                ));
+            }
+            return aggregate::run(self, q, &object);
+        }
+        let plan = self.plan(q, object.clone(), false)?;
+        let rows = self.rows(&plan)?;
+        let mut children = Vec::new();
+        if !rows.is_empty() {
+            for node in &plan.nodes {
+                children.push(match node {
+                    Node::Child { field, plan, .. } => Some(self.child_index(plan, field)),
+                    _ => None,
+                });
+            }
+        }
+        let records: Vec<Json> = rows
+            .iter()
+            .map(|rec| self.render(&plan.object, rec, &plan.nodes, &children))
+            .collect();
+        Ok(QueryOutput {
+            total_size: records.len(),
+            records,
+        })
+    }
+
+    /// `SELECT COUNT() FROM ...`: the count in `totalSize`, no records.
+    fn count_only(&self, q: &SelectQuery, object: &str) -> Result<QueryOutput, SoqlError> {
+        let filter = self.where_filter(q, object)?;
+        let n = self
+            .catalog
+            .scan(object, self.include_deleted)
+            .filter(|rec| self.keep(filter.as_ref(), object, rec))
+            .count();
+        let n = n.saturating_sub(q.offset.map_or(0, |(o, _)| to_usize(o)));
+        let n = q.limit.map_or(n, |(l, _)| n.min(to_usize(l)));
+        Ok(QueryOutput {
+            total_size: n,
+            records: Vec::new(),
+        })
+    }
+
+    fn keep(&self, filter: Option<&Filter>, object: &str, rec: &'a Record) -> bool {
+        filter.is_none_or(|f| {
+            f.matches(&RecordRow {
+                ctx: self,
+                object,
+                rec,
+            })
+        })
+    }
+
+    /// The target of a WHERE operand: a field path (aggregates belong in HAVING).
+    fn field_target(
+        &self,
+        object: &str,
+        alias: Option<&str>,
+        operand: &Operand,
+    ) -> Result<Target, SoqlError> {
+        match operand {
+            Operand::Field(path) => {
+                let r = self.resolve(object, alias, path)?;
+                Ok(Target {
+                    kind: r.field.kind,
+                    name: r.field.name.clone(),
+                    filterable: r.field.kind != FieldKind::Unfilterable,
+                    getter: Getter::Path(r),
+                })
+            }
+            Operand::Aggregate(call) => Err(SoqlError::malformed_at(
+                self.text,
+                call.pos,
+                "Aggregate functions are not allowed in the WHERE clause; use HAVING",
+            )),
+        }
+    }
+
+    /// The compiled WHERE clause of `q` over `object`.
+    fn where_filter(&self, q: &SelectQuery, object: &str) -> Result<Option<Filter>, SoqlError> {
+        let Some(cond) = &q.where_ else { return Ok(None) };
+        let alias = q.from.alias.as_ref().map(|a| a.name.as_str());
+        let mut target = |op: &Operand| self.field_target(object, alias, op);
+        let mut c = Compiler {
+            ctx: self,
+            target: &mut target,
+        };
+        Ok(Some(c.compile(cond)?))
+    }
+
+    /// Runs a semi-join subquery (`Id IN (SELECT AccountId FROM Contact ...)`) and returns the
+    /// id keys it selects.
+    pub(crate) fn semi_join(&self, q: &SelectQuery) -> Result<HashSet<String>, SoqlError> {
+        let object = self.object_of(q)?;
+        let [SelectItem::Field(path)] = q.select.as_slice() else {
+            let pos = q.from.object.pos;
+            return Err(SoqlError::malformed_at(
+                self.text,
+                pos,
+                "The inner select field in a semi join must be a single Id or reference field",
+            ));
+        };
+        let alias = q.from.alias.as_ref().map(|a| a.name.as_str());
+        let r = self.resolve(&object, alias, path)?;
+        if r.field.kind != FieldKind::Id {
+            return Err(SoqlError::at(
+                SoqlErrorKind::InvalidField,
+                self.text,
+                path.pos(),
+                &format!(
+                    "Invalid field '{}' in semi join: the selected field must be an Id or a reference",
+                    r.field.name
+                ),
+            ));
+        }
+        let filter = self.where_filter(q, &object)?;
+        let mut out = HashSet::new();
+        for rec in self.catalog.scan(&object, self.include_deleted) {
+            if self.keep(filter.as_ref(), &object, rec)
+                && let Some(v) = self.value(&object, rec, &r).and_then(Json::as_str)
+            {
+                out.insert(ids::key(v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Plans a non-aggregate query over `object` (already canonical).
+    fn plan(&self, q: &SelectQuery, object: String, child: bool) -> Result<Plan, SoqlError> {
+        let alias = q.from.alias.as_ref().map(|a| a.name.as_str());
+        let mut nodes = Vec::new();
+        for item in &q.select {
+            match item {
+                SelectItem::Field(path) => {
+                    let r = self.resolve(&object, alias, path)?;
+                    if !insert(&mut nodes, &r.hops, &r.field) {
+                        return Err(SoqlError::malformed_at(
+                            self.text,
+                            path.pos(),
+                            &format!("duplicate field selected: {}", path.dotted()),
+                        ));
+                    }
+                }
+                SelectItem::Fields { kind, pos } => {
+                    if *kind != FieldsKind::Standard && q.limit.is_none_or(|(l, _)| l > FIELDS_LIMIT) {
+                        return Err(SoqlError::malformed_at(
+                            self.text,
+                            *pos,
+                            "The SOQL FIELDS function must have a LIMIT of at most 200",
+                        ));
+                    }
+                    for f in self.catalog.fields(&object) {
+                        let custom = f.name.ends_with("__c");
+                        let wanted = match kind {
+                            FieldsKind::All => true,
+                            FieldsKind::Standard => !custom,
+                            FieldsKind::Custom => custom,
+                        };
+                        if wanted {
+                            insert(&mut nodes, &[], &f);
+                        }
+                    }
+                }
+                SelectItem::Subquery(sub) => {
+                    if child {
+                        return Err(SoqlError::malformed_at(
+                            self.text,
+                            sub.from.object.pos,
+                            "nested child subqueries are not supported by this emulator",
+                        ));
+                    }
+                    let rel = &sub.from.object;
+                    let Some(cr) = self.catalog.child_relationship(&object, &rel.name) else {
+                        return Err(SoqlError::at(
+                            SoqlErrorKind::InvalidType,
+                            self.text,
+                            rel.pos,
+                            &format!(
+                                "Didn't understand relationship '{}' in FROM part of query call. If you are \
+                                 attempting to use a custom relationship, be sure to append the '__r' after the \
+                                 custom relationship name. Please reference your WSDL or the describe call for \
+                                 the appropriate names.",
+                                rel.name
+                            ),
+                        ));
+                    };
+                    if sub
+                        .select
+                        .iter()
+                        .any(|i| matches!(i, SelectItem::Aggregate { .. }))
+                    {
+                        return Err(SoqlError::malformed_at(
+                            self.text,
+                            rel.pos,
+                            "aggregate functions are not supported in a child relationship subquery",
+                        ));
+                    }
+                    check_offset(sub)?;
+                    let plan = self.plan(sub, cr.child_object.clone(), true)?;
+                    nodes.push(Node::Child {
+                        relationship: cr.name,
+                        field: cr.field,
+                        plan: Box::new(plan),
+                    });
+                }
+                SelectItem::Aggregate { call, .. } => {
+                    // Only reachable for child subqueries, which `run` does not route to aggregates.
+                    return Err(SoqlError::malformed_at(
+                        self.text,
+                        call.pos,
+                        "aggregate functions are not supported in a child relationship subquery",
+                    ));
+                }
+            }
+        }
+        let filter = self.where_filter(q, &object)?;
+        let mut order = Vec::new();
+        for item in &q.order_by {
+            let t = self.field_target(&object, alias, &item.operand)?;
+            let sortable = match &t.getter {
+                Getter::Path(r) => r.field.sortable && r.field.kind != FieldKind::Unfilterable,
+                Getter::Slot(_) => true,
+            };
+            if !sortable {
+                return Err(SoqlError::at(
+                    SoqlErrorKind::InvalidField,
+                    self.text,
+                    item.operand.pos(),
+                    &format!("field '{}' can not be sorted in a query call", t.name),
+                ));
+            }
+            order.push(OrderKey {
+                getter: t.getter,
+                kind: t.kind,
+                descending: item.descending,
+                nulls_first: item.nulls_first.unwrap_or(!item.descending),
+            });
+        }
+        Ok(Plan {
+            object,
+            nodes,
+            filter,
+            order,
+            limit: q.limit.map(|(l, _)| to_usize(l)),
+            offset: q.offset.map_or(0, |(o, _)| to_usize(o)),
+        })
+    }
+
+    /// The rows of a plan: scanned, filtered, sorted and paged.
+    fn rows(&self, plan: &Plan) -> Result<Vec<&'a Record>, SoqlError> {
+        let mut rows: Vec<&'a Record> = self
+            .catalog
+            .scan(&plan.object, self.include_deleted)
+            .filter(|rec| self.keep(plan.filter.as_ref(), &plan.object, rec))
+            .collect();
+        self.sort_and_page(plan, &mut rows);
+        Ok(rows)
+    }
+
+    fn sort_and_page(&self, plan: &Plan, rows: &mut Vec<&'a Record>) {
+        if !plan.order.is_empty() {
+            let mut keyed: Vec<(Vec<Option<Scalar>>, &'a Record)> = rows
+                .iter()
+                .map(|rec| {
+                    let row = RecordRow {
+                        ctx: self,
+                        object: &plan.object,
+                        rec,
+                    };
+                    let keys = plan
+                        .order
+                        .iter()
+                        .map(|k| row.get(&k.getter).and_then(|v| scalar(k.kind, v)))
+                        .collect();
+                    (keys, *rec)
+                })
+                .collect();
+            keyed.sort_by(|a, b| compare_keys(&plan.order, &a.0, &b.0));
+            *rows = keyed.into_iter().map(|(_, r)| r).collect();
+        }
+        page(rows, plan.offset, plan.limit);
+    }
+
+    /// Child rows of one subquery, filtered and indexed by the parent id they point at.
+    fn child_index(&self, plan: &Plan, field: &str) -> HashMap<String, Vec<&'a Record>> {
+        let mut map: HashMap<String, Vec<&'a Record>> = HashMap::new();
+        for rec in self.catalog.scan(&plan.object, self.include_deleted) {
+            if let Some(parent) = rec.get(field).and_then(Json::as_str)
+                && self.keep(plan.filter.as_ref(), &plan.object, rec)
+            {
+                map.entry(ids::key(parent)).or_default().push(rec);
+            }
+        }
+        map
+    }
+
+    /// One output row: `attributes`, then the columns in SELECT order.
+    fn render(
+        &self,
+        object: &str,
+        rec: &'a Record,
+        nodes: &[Node],
+        children: &[Option<HashMap<String, Vec<&'a Record>>>],
+    ) -> Json {
+        let mut m = Map::new();
+        let id = rec.get("Id").and_then(Json::as_str);
+        m.insert("attributes".into(), self.catalog.attributes(object, id));
+        for (i, node) in nodes.iter().enumerate() {
+            match node {
+                Node::Field { name, kind } => {
+                    m.insert(name.clone(), out_value(*kind, rec.get(name)));
+                }
+                Node::Parent {
+                    relationship,
+                    field,
+                    nodes,
+                } => {
+                    let parent = rec
+                        .get(field)
+                        .and_then(Json::as_str)
+                        .and_then(|pid| self.catalog.get(pid).or_else(|| self.catalog.get(&ids::key(pid))));
+                    let v = match parent {
+                        Some((pobj, prec)) => self.render(pobj, prec, nodes, &[]),
+                        None => Json::Null,
+                    };
+                    m.insert(relationship.clone(), v);
+                }
+                Node::Child {
+                    relationship, plan, ..
+                } => {
+                    let mut kids: Vec<&'a Record> = match (children.get(i), id) {
+                        (Some(Some(index)), Some(id)) => {
+                            index.get(&ids::key(id)).cloned().unwrap_or_default()
+                        }
+                        _ => Vec::new(),
+                    };
+                    self.sort_and_page(plan, &mut kids);
+                    let v = if kids.is_empty() {
+                        Json::Null
+                    } else {
+                        let records: Vec<Json> = kids
+                            .iter()
+                            .map(|k| self.render(&plan.object, k, &plan.nodes, &[]))
+                            .collect();
+                        let mut sub = Map::new();
+                        sub.insert("totalSize".into(), Json::from(records.len()));
+                        sub.insert("done".into(), Json::Bool(true));
+                        sub.insert("records".into(), Json::Array(records));
+                        Json::Object(sub)
+                    };
+                    m.insert(relationship.clone(), v);
+                }
+            }
+        }
+        Json::Object(m)
+    }
+}
+
+/// `OFFSET` above 2,000 is refused, as Salesforce refuses it.
+fn check_offset(q: &SelectQuery) -> Result<(), SoqlError> {
+    match q.offset {
+        Some((o, _)) if o > MAX_OFFSET => Err(SoqlError {
+            kind: SoqlErrorKind::NumberOutsideValidRange,
+            message: format!("Maximum SOQL offset allowed is {MAX_OFFSET}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Drops the first `offset` rows and keeps at most `limit`.
+fn page<T>(rows: &mut Vec<T>, offset: usize, limit: Option<usize>) {
+    if offset > 0 {
+        rows.drain(..offset.min(rows.len()));
+    }
+    if let Some(l) = limit {
+        rows.truncate(l);
+    }
+}
+
+/// The order of two rows' keys under ORDER BY (nulls placed per key).
+fn compare_keys(order: &[OrderKey], a: &[Option<Scalar>], b: &[Option<Scalar>]) -> Ordering {
+    for (k, (x, y)) in order.iter().zip(a.iter().zip(b.iter())) {
+        let o = match (x, y) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => {
+                if k.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (Some(_), None) => {
+                if k.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            (Some(x), Some(y)) => {
+                let o = cmp_scalar(x, y);
+                if k.descending { o.reverse() } else { o }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+impl Resolved {
+    /// The name an aggregate result uses for a grouped field: the field itself, without the path.
+    fn column_name(&self) -> &str {
+        &self.field.name
+    }
+}
