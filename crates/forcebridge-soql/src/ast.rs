@@ -83,8 +83,8 @@ pub enum FieldsKind {
 /// One entry of a SELECT list.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SelectItem {
-    /// A field or a parent relationship path.
-    Field(FieldPath),
+    /// A field or a parent relationship path; an alias is allowed in aggregate queries only.
+    Field { path: FieldPath, alias: Option<Ident> },
     /// An aggregate, with its alias if any.
     Aggregate { call: AggCall, alias: Option<Ident> },
     /// A child relationship subquery.

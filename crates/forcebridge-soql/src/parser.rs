@@ -315,10 +315,7 @@ impl Parser<'_> {
                 return Ok(SelectItem::Fields { kind, pos });
             }
             let call = self.agg_call()?;
-            let alias = match self.peek() {
-                Tok::Ident(s) if !s.eq_ignore_ascii_case("FROM") => Some(self.ident()?),
-                _ => None,
-            };
+            let alias = self.alias()?;
             return Ok(SelectItem::Aggregate { call, alias });
         }
         if name.eq_ignore_ascii_case("TYPEOF") && matches!(self.peek_at(1), Tok::Ident(_)) {
@@ -328,7 +325,25 @@ impl Parser<'_> {
                 "TYPEOF is not supported by this emulator; select the polymorphic relationship's fields instead",
             ));
         }
-        Ok(SelectItem::Field(self.field_path()?))
+        let path = self.field_path()?;
+        let alias = self.alias()?;
+        Ok(SelectItem::Field { path, alias })
+    }
+
+    /// An alias after a select item: a name followed by `,` or `FROM` (so that a misspelt `FROM`,
+    /// as in `SELECT Id FORM Account`, is reported itself rather than taken for an alias).
+    fn alias(&mut self) -> Result<Option<Ident>, SoqlError> {
+        match self.peek() {
+            Tok::Ident(s) if !s.eq_ignore_ascii_case("FROM") => {
+                let next_ok = matches!(self.peek_at(1), Tok::Comma) || self.is_kw_at(1, "FROM");
+                if next_ok {
+                    Ok(Some(self.ident()?))
+                } else {
+                    Ok(None)
+                }
+            }
+            _ => Ok(None),
+        }
     }
 
     /// `COUNT()`, `COUNT(path)`, `SUM(path)`…; other functions are not supported.

@@ -157,7 +157,7 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
     let mut unaliased = 0usize;
     for item in &q.select {
         match item {
-            SelectItem::Field(path) => {
+            SelectItem::Field { path, alias: a } => {
                 let r = ctx.resolve(object, alias, path)?;
                 let Some(gi) = group.iter().position(|g| g.key() == r.key()) else {
                     return Err(SoqlError::malformed_at(
@@ -168,7 +168,9 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
                 };
                 columns.push(Column {
                     slot: gi,
-                    name: r.column_name().to_string(),
+                    name: a
+                        .as_ref()
+                        .map_or_else(|| r.column_name().to_string(), |a| a.name.clone()),
                 });
             }
             SelectItem::Aggregate { call, alias: a } => {

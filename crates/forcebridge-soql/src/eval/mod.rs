@@ -288,7 +288,7 @@ impl<'a> Ctx<'a> {
     /// id keys it selects.
     pub(crate) fn semi_join(&self, q: &SelectQuery) -> Result<HashSet<String>, SoqlError> {
         let object = self.object_of(q)?;
-        let [SelectItem::Field(path)] = q.select.as_slice() else {
+        let [SelectItem::Field { path, alias: None }] = q.select.as_slice() else {
             let pos = q.from.object.pos;
             return Err(SoqlError::malformed_at(
                 self.text,
@@ -327,7 +327,14 @@ impl<'a> Ctx<'a> {
         let mut nodes = Vec::new();
         for item in &q.select {
             match item {
-                SelectItem::Field(path) => {
+                SelectItem::Field {
+                    path,
+                    alias: field_alias,
+                } => {
+                    if let Some(a) = field_alias {
+                        // Salesforce allows aliases on fields only in aggregate queries.
+                        return Err(SoqlError::unexpected(self.text, a.pos, &a.name));
+                    }
                     let r = self.resolve(&object, alias, path)?;
                     if !insert(&mut nodes, &r.hops, &r.field) {
                         return Err(SoqlError::malformed_at(
