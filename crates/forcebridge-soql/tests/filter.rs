@@ -13,7 +13,7 @@ fn names(f: &common::Fixture, filter: &str) -> Vec<String> {
             "Name",
         )
         .into_iter()
-        .map(|v| v.as_str().unwrap().to_string())
+        .map(|v| v.as_str().unwrap_or_default().to_string())
         .collect()
 }
 
