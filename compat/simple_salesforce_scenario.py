@@ -1,0 +1,439 @@
+#!/usr/bin/env python3
+"""Drive the forcebridge emulator with the unmodified `simple-salesforce` client, over HTTPS.
+
+Usage:
+    python compat/simple_salesforce_scenario.py '<connection info JSON>'
+    forcebridge emulator --tls | python compat/simple_salesforce_scenario.py -
+
+The JSON is the line `forcebridge emulator` prints (`EmulatorHandle::connection_info()`):
+instance_url, token_url, client_id, client_secret, username, password, security_token, ca_file.
+
+It signs in every way simple-salesforce supports that the emulator serves (SOAP login, OAuth
+username-password, OAuth client credentials, an existing session id), then runs create, get,
+update, delete, `query_all` over several `queryMore` pages, upsert (created, then updated),
+describe, error mapping and the automatic re-login after an expired session. One line per step
+(`ok`, `FAIL`, `skip`) goes to stdout; the exit status is 0 only when no step failed.
+
+Pointing simple-salesforce at https://localhost:PORT without changing it
+------------------------------------------------------------------------
+simple-salesforce 1.12 builds every *login* URL as `https://{domain}.salesforce.com/...` (SOAP
+`/services/Soap/u/{version}` and OAuth `/services/oauth2/token`); `domain` is a My Domain prefix,
+so a port cannot be expressed there. After login it takes the host (with port) from the SOAP
+`serverUrl` or the OAuth `instance_url` the server returns, and every REST call goes there —
+`https://localhost:PORT` as the emulator reports it. So only the login request needs redirecting,
+and simple-salesforce accepts a caller-made `requests.Session` (`session=`) for exactly this kind
+of transport customisation: the session below mounts a transport adapter that sends requests for
+`*.salesforce.com` to the emulator's host and port, and trusts the emulator's CA (`verify`).
+Everything else is the library as published (pinned in compat/requirements.txt).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+import urllib.parse
+import uuid
+from typing import Any, Callable
+
+import requests
+from requests.adapters import HTTPAdapter
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceMalformedRequest,
+    SalesforceResourceNotFound,
+)
+
+# Records seeded for the paging step: more than one default page (2,000) of query results.
+PAGED_RECORDS = 2_150
+# A batch size that makes the same query take several pages (Sforce-Query-Options: 200..2000).
+SMALL_BATCH = 500
+
+
+class LoginHostAdapter(HTTPAdapter):
+    """Sends requests addressed to `*.salesforce.com` to the emulator instead.
+
+    Counts the rewrites so the scenario can prove that only login requests needed one.
+    """
+
+    def __init__(self, target: urllib.parse.SplitResult) -> None:
+        super().__init__()
+        self.target = target
+        self.rewritten: list[str] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        url = urllib.parse.urlsplit(request.url or "")
+        if url.hostname and url.hostname.endswith(".salesforce.com"):
+            request.url = urllib.parse.urlunsplit(
+                (self.target.scheme, self.target.netloc, url.path, url.query, url.fragment)
+            )
+            request.headers["Host"] = self.target.netloc
+            self.rewritten.append(url.path)
+        return super().send(request, **kwargs)
+
+
+class Scenario:
+    """Runs the steps in order, recording each outcome; later steps skip when what they need failed."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+        self.base = info["instance_url"].rstrip("/")
+        self.target = urllib.parse.urlsplit(self.base)
+        self.ca_file = info.get("ca_file")
+        self.failures: list[str] = []
+        self.passed = 0
+        self.requests_seen: list[tuple[str, str, int]] = []
+        self.adapter = LoginHostAdapter(self.target)
+        self.sf: Salesforce | None = None
+        self.api_version = "59.0"
+
+    # ---- plumbing -------------------------------------------------------------------------
+    def session(self) -> requests.Session:
+        """A requests session trusting the emulator's CA, with the login-host adapter mounted."""
+        s = requests.Session()
+        if self.ca_file:
+            s.verify = self.ca_file
+        s.mount("https://", self.adapter)
+        s.mount("http://", self.adapter)
+        s.hooks["response"].append(self._record)
+        return s
+
+    def _record(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        url = urllib.parse.urlsplit(response.url)
+        self.requests_seen.append((response.request.method or "", url.path + "?" + url.query, response.status_code))
+
+    def control(self, method: str, path: str, body: Any = None) -> requests.Response:
+        """A call to the emulator's control API (not a Salesforce resource; no token needed)."""
+        kwargs: dict[str, Any] = {"timeout": 60}
+        if self.ca_file:
+            kwargs["verify"] = self.ca_file
+        if body is not None:
+            kwargs["json"] = body
+        return requests.request(method, f"{self.base}/__emulator/{path}", **kwargs)
+
+    def step(self, name: str, fn: Callable[[], None], needs_login: bool = True) -> bool:
+        if needs_login and self.sf is None:
+            print(f"skip {name}: no signed-in client (an earlier login step failed)")
+            self.failures.append(f"{name}: skipped, no signed-in client")
+            return False
+        try:
+            fn()
+        except Exception as exc:  # a failed step is reported, never fatal to the others
+            detail = str(exc).strip().replace("\n", " ")[:800]
+            print(f"FAIL {name}: {type(exc).__name__}: {detail}")
+            traceback.print_exc(file=sys.stderr)
+            self.failures.append(name)
+            return False
+        print(f"ok   {name}")
+        self.passed += 1
+        return True
+
+    # ---- login ----------------------------------------------------------------------------
+    def expect_instance(self, sf: Salesforce, how: str) -> None:
+        if sf.sf_instance != self.target.netloc:
+            raise AssertionError(f"{how}: instance is {sf.sf_instance!r}, expected {self.target.netloc!r}")
+        if not sf.session_id:
+            raise AssertionError(f"{how}: no session id")
+        # One authenticated call proves the token works on the REST API.
+        described = sf.describe()
+        if not isinstance(described, dict) or not described.get("sobjects"):
+            raise AssertionError(f"{how}: GET /services/data/vXX.X/sobjects answered {described!r}")
+
+    def soap_login(self) -> None:
+        before = len(self.adapter.rewritten)
+        sf = Salesforce(
+            username=self.info["username"],
+            password=self.info["password"],
+            security_token=self.info["security_token"],
+            domain="login",
+            version=self.api_version,
+            session=self.session(),
+        )
+        self.expect_instance(sf, "SOAP login")
+        rewritten = self.adapter.rewritten[before:]
+        if rewritten != [f"/services/Soap/u/{self.api_version}"]:
+            raise AssertionError(f"expected only the SOAP login to need the login host, got {rewritten}")
+        self.sf = sf
+
+    def soap_login_sandbox(self) -> None:
+        sf = Salesforce(
+            username=self.info["username"],
+            password=self.info["password"],
+            security_token=self.info["security_token"],
+            domain="test",
+            version=self.api_version,
+            session=self.session(),
+        )
+        self.expect_instance(sf, "SOAP login (domain=test)")
+
+    def soap_login_wrong_password(self) -> None:
+        from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+
+        try:
+            Salesforce(
+                username=self.info["username"],
+                password="not-the-password",
+                security_token=self.info["security_token"],
+                domain="login",
+                session=self.session(),
+            )
+        except SalesforceAuthenticationFailed as exc:
+            if exc.code != "INVALID_LOGIN":
+                raise AssertionError(f"expected fault INVALID_LOGIN, got {exc.code!r}: {exc.auth_message!r}")
+            return
+        raise AssertionError("a wrong password signed in")
+
+    def oauth_password(self) -> None:
+        # simple-salesforce sends `password` as given; Salesforce wants the security token appended
+        # unless the caller's IP is trusted, so append it as a real integration would.
+        sf = Salesforce(
+            username=self.info["username"],
+            password=self.info["password"] + self.info["security_token"],
+            consumer_key=self.info["client_id"],
+            consumer_secret=self.info["client_secret"],
+            domain="login",
+            version=self.api_version,
+            session=self.session(),
+        )
+        self.expect_instance(sf, "OAuth username-password flow")
+
+    def oauth_client_credentials(self) -> None:
+        # simple-salesforce allows this flow only with a My Domain (domain not login/test).
+        sf = Salesforce(
+            consumer_key=self.info["client_id"],
+            consumer_secret=self.info["client_secret"],
+            domain="forcebridge-emulator.my",
+            version=self.api_version,
+            session=self.session(),
+        )
+        self.expect_instance(sf, "OAuth client-credentials flow")
+
+    def direct_session(self) -> None:
+        assert self.sf is not None
+        sf = Salesforce(
+            instance_url=self.base,
+            session_id=self.sf.session_id,
+            version=self.api_version,
+            session=self.session(),
+        )
+        self.expect_instance(sf, "instance_url + session_id")
+
+    # ---- records --------------------------------------------------------------------------
+    def crud(self) -> None:
+        assert self.sf is not None
+        sf = self.sf
+        name = f"compat {uuid.uuid4()}"
+        created = sf.Account.create({"Name": name, "Industry": "Technology"})
+        if not (created.get("success") is True and created.get("errors") == [] and isinstance(created.get("id"), str)):
+            raise AssertionError(f"create answered {created!r}")
+        rid = created["id"]
+        if len(rid) != 18 or not rid.startswith("001"):
+            raise AssertionError(f"Account id {rid!r} is not an 18-character 001 id")
+
+        got = sf.Account.get(rid)
+        if got.get("Id") != rid or got.get("Name") != name or got.get("Industry") != "Technology":
+            raise AssertionError(f"get answered {dict(got)!r}")
+        attrs = got.get("attributes", {})
+        if attrs.get("type") != "Account" or not str(attrs.get("url", "")).endswith(f"/sobjects/Account/{rid}"):
+            raise AssertionError(f"get attributes {attrs!r}")
+
+        status = sf.Account.update(rid, {"Name": name + " (renamed)"})
+        if status != 204:
+            raise AssertionError(f"update answered {status}, expected 204")
+        if sf.Account.get(rid).get("Name") != name + " (renamed)":
+            raise AssertionError("update did not change the Name")
+
+        status = sf.Account.delete(rid)
+        if status != 204:
+            raise AssertionError(f"delete answered {status}, expected 204")
+        try:
+            sf.Account.get(rid)
+        except SalesforceResourceNotFound:
+            pass
+        else:
+            raise AssertionError("a deleted record can still be read")
+        deleted = sf.query_all(f"SELECT Id, IsDeleted FROM Account WHERE Id = '{rid}'", include_deleted=True)
+        if deleted["totalSize"] != 1 or deleted["records"][0].get("IsDeleted") is not True:
+            raise AssertionError(f"queryAll does not show the deleted record: {deleted!r}")
+
+    def errors(self) -> None:
+        assert self.sf is not None
+        try:
+            self.sf.Account.create({"Industry": "Technology"})
+        except SalesforceMalformedRequest as exc:
+            body = exc.content
+            if not (isinstance(body, list) and body and body[0].get("errorCode") == "REQUIRED_FIELD_MISSING"):
+                raise AssertionError(f"missing Name answered {body!r}")
+            if body[0].get("fields") != ["Name"]:
+                raise AssertionError(f"REQUIRED_FIELD_MISSING names fields {body[0].get('fields')!r}")
+        else:
+            raise AssertionError("an Account without Name was created")
+        try:
+            self.sf.query("SELECT Id FROM NoSuchObject__c")
+        except SalesforceMalformedRequest as exc:
+            body = exc.content
+            if not (isinstance(body, list) and body and body[0].get("errorCode") == "INVALID_TYPE"):
+                raise AssertionError(f"query of an unknown object answered {body!r}")
+        else:
+            raise AssertionError("a query of an unknown object succeeded")
+
+    def seed(self, sobject: str, records: list[dict[str, Any]]) -> list[str]:
+        """Seed records through the control API, in slices, returning their ids."""
+        ids: list[str] = []
+        for start in range(0, len(records), 1000):
+            r = self.control("POST", f"records/{sobject}", records[start : start + 1000])
+            if r.status_code not in (200, 201):
+                raise AssertionError(f"POST /__emulator/records/{sobject} answered {r.status_code}: {r.text[:300]}")
+            body = r.json()
+            got = body.get("ids") if isinstance(body, dict) else body
+            if not isinstance(got, list):
+                raise AssertionError(f"POST /__emulator/records/{sobject} answered {body!r}, expected ids")
+            ids.extend(x if isinstance(x, str) else x.get("id") for x in got)
+        return ids
+
+    def paging(self) -> None:
+        assert self.sf is not None
+        sf = self.sf
+        tag = uuid.uuid4().hex[:8]
+        records = [{"LastName": f"Page {tag} {i:05d}", "FirstName": "Compat"} for i in range(PAGED_RECORDS)]
+        seeded = set(self.seed("Contact", records))
+        if len(seeded) != PAGED_RECORDS:
+            raise AssertionError(f"seeded {len(seeded)} distinct ids, expected {PAGED_RECORDS}")
+        soql = f"SELECT Id, LastName FROM Contact WHERE LastName LIKE 'Page {tag}%'"
+
+        first = sf.query(soql)
+        if first.get("done") is not False or "nextRecordsUrl" not in first:
+            raise AssertionError(f"{PAGED_RECORDS} records came in one page: done={first.get('done')}")
+        if first.get("totalSize") != PAGED_RECORDS or len(first.get("records", [])) != 2000:
+            raise AssertionError(
+                f"first page: totalSize={first.get('totalSize')} with {len(first.get('records', []))} records"
+            )
+
+        for batch, expected_pages in ((None, 2), (SMALL_BATCH, -(-PAGED_RECORDS // SMALL_BATCH))):
+            headers = {"Sforce-Query-Options": f"batchSize={batch}"} if batch else {}
+            before = len(self.requests_seen)
+            result = sf.query_all(soql, headers=headers)
+            pages = sum(1 for (_, path, _) in self.requests_seen[before:] if "/query" in path)
+            got = {r["Id"] for r in result["records"]}
+            if got != seeded:
+                raise AssertionError(
+                    f"query_all (batch {batch}) returned {len(got)} distinct of {len(result['records'])} records, "
+                    f"expected the {PAGED_RECORDS} seeded"
+                )
+            if pages != expected_pages:
+                raise AssertionError(f"query_all (batch {batch}) took {pages} requests, expected {expected_pages}")
+
+    def upsert(self) -> None:
+        assert self.sf is not None
+        sf = self.sf
+        field = self.external_id_field("Account")
+        key = f"cmp-{uuid.uuid4().hex[:12]}"
+        status = sf.Account.upsert(f"{field}/{key}", {"Name": "Upserted"})
+        if status != 201:
+            raise AssertionError(f"first upsert by {field} answered {status}, expected 201 (created)")
+        raw = sf.Account.upsert(f"{field}/{key}", {"Name": "Upserted again"}, raw_response=True)
+        if raw.status_code not in (200, 204):
+            raise AssertionError(f"second upsert answered {raw.status_code}, expected 200/204 (updated)")
+        if raw.status_code == 200 and raw.json().get("created") is not False:
+            raise AssertionError(f"second upsert body {raw.text!r}, expected created false")
+        found = sf.Account.get_by_custom_id(field, key)
+        if found.get("Name") != "Upserted again":
+            raise AssertionError(f"record after upsert: {dict(found)!r}")
+        rows = sf.query_all(f"SELECT Id FROM Account WHERE {field} = '{key}'")
+        if rows["totalSize"] != 1:
+            raise AssertionError(f"upsert twice made {rows['totalSize']} records")
+
+    def external_id_field(self, sobject: str) -> str:
+        """The first text field describe marks as an external id on this object."""
+        assert self.sf is not None
+        for f in getattr(self.sf, sobject).describe()["fields"]:
+            if f.get("externalId") and f.get("type") in ("string", "email") and f.get("createable"):
+                return str(f["name"])
+        raise AssertionError(
+            f"{sobject} has no createable text field with externalId=true in describe; "
+            "the emulator needs one (a standard or seeded custom field) to exercise upsert"
+        )
+
+    def describe(self) -> None:
+        assert self.sf is not None
+        sf = self.sf
+        glob = sf.describe()
+        names = {o["name"] for o in glob.get("sobjects", [])}
+        for wanted in ("Account", "Contact", "Lead", "Case", "Opportunity", "Task", "User"):
+            if wanted not in names:
+                raise AssertionError(f"global describe lacks {wanted}")
+        if glob.get("maxBatchSize") != 200 or "encoding" not in glob:
+            raise AssertionError(f"global describe header: maxBatchSize={glob.get('maxBatchSize')}")
+        lead = sf.Lead.describe()
+        fields = {f["name"]: f for f in lead["fields"]}
+        if lead.get("keyPrefix") != "00Q" or fields.get("LastName", {}).get("nillable") is not False:
+            raise AssertionError("Lead describe: keyPrefix or LastName.nillable wrong")
+        status = fields.get("Status", {})
+        values = [p["value"] for p in status.get("picklistValues", [])]
+        if "Open - Not Contacted" not in values:
+            raise AssertionError(f"Lead.Status picklist: {values}")
+        meta = sf.Contact.metadata()
+        if meta.get("objectDescribe", {}).get("name") != "Contact" or "recentItems" not in meta:
+            raise AssertionError(f"GET /sobjects/Contact answered keys {sorted(meta)}")
+
+    def limits(self) -> None:
+        assert self.sf is not None
+        limits = self.sf.limits()
+        daily = limits.get("DailyApiRequests", {})
+        if not isinstance(daily.get("Max"), int) or not isinstance(daily.get("Remaining"), int):
+            raise AssertionError(f"/limits DailyApiRequests: {daily!r}")
+        usage = self.sf.api_usage.get("api-usage")
+        if usage is None or usage.total != daily["Max"]:
+            raise AssertionError(f"Sforce-Limit-Info parsed by simple-salesforce: {self.sf.api_usage!r}")
+
+    def relogin_after_expiry(self) -> None:
+        assert self.sf is not None
+        old = self.sf.session_id
+        r = self.control("POST", "sessions/expire")
+        if r.status_code not in (200, 204):
+            raise AssertionError(f"POST /__emulator/sessions/expire answered {r.status_code}")
+        # simple-salesforce sees 401 INVALID_SESSION_ID, signs in again (SOAP) and retries once.
+        self.sf.query("SELECT Id FROM User LIMIT 1")
+        if self.sf.session_id == old:
+            raise AssertionError("the client kept the expired session id")
+
+    # ---- run --------------------------------------------------------------------------------
+    def run(self) -> int:
+        self.step("SOAP login (Salesforce(username, password, security_token, domain='login'))", self.soap_login, False)
+        self.step("SOAP login to the sandbox login host (domain='test')", self.soap_login_sandbox, False)
+        self.step("SOAP login with a wrong password raises INVALID_LOGIN", self.soap_login_wrong_password, False)
+        self.step("OAuth username-password flow (consumer_key/consumer_secret)", self.oauth_password, False)
+        self.step("OAuth client-credentials flow (My Domain)", self.oauth_client_credentials, False)
+        self.step("existing session (instance_url + session_id)", self.direct_session)
+        self.step("create, get, update, delete an Account", self.crud)
+        self.step("error bodies map to simple-salesforce exceptions", self.errors)
+        self.step(f"query_all over queryMore pages ({PAGED_RECORDS} records)", self.paging)
+        self.step("upsert by external id: created then updated", self.upsert)
+        self.step("describe: global, Lead, Contact basic info", self.describe)
+        self.step("limits and the Sforce-Limit-Info header", self.limits)
+        self.step("expired session: the client signs in again and retries", self.relogin_after_expiry)
+        total = self.passed + len(self.failures)
+        print(f"{'PASS' if not self.failures else 'FAIL'}: {self.passed}/{total} steps passed")
+        return 0 if not self.failures else 1
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    raw = sys.stdin.readline() if argv[1] == "-" else argv[1]
+    try:
+        info = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        print(f"the argument is not the emulator's connection JSON: {exc}", file=sys.stderr)
+        return 2
+    missing = [k for k in ("instance_url", "client_id", "client_secret", "username", "password", "security_token") if k not in info]
+    if missing:
+        print(f"connection JSON lacks {missing}", file=sys.stderr)
+        return 2
+    return Scenario(info).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
