@@ -60,7 +60,11 @@ def download(wheel: Path) -> None:
         )
 
 
-def main() -> int:
+def ensure() -> Path:
+    """Make sure the verified wheel is unpacked in the cache; return the unpacked directory.
+
+    Raises SystemExit with a message when the download fails or the checksum differs.
+    """
     CACHE.mkdir(parents=True, exist_ok=True)
     with (CACHE / ".fetch_cumulusci.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -71,12 +75,10 @@ def main() -> int:
             actual = sha256_of(wheel)
             if actual != SHA256:
                 wheel.unlink(missing_ok=True)
-                print(
+                raise SystemExit(
                     f"fetch_cumulusci: {WHEEL} has sha256 {actual}, expected {SHA256}; "
-                    "the file was deleted, run again to download it afresh",
-                    file=sys.stderr,
+                    "the file was deleted, run again to download it afresh"
                 )
-                return 1
             staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=CACHE))
             try:
                 with zipfile.ZipFile(wheel) as z:
@@ -87,7 +89,11 @@ def main() -> int:
             finally:
                 if staging.exists():
                     shutil.rmtree(staging, ignore_errors=True)
-    print(UNPACKED)
+    return UNPACKED
+
+
+def main() -> int:
+    print(ensure())
     return 0
 
 
