@@ -160,7 +160,12 @@ impl Parser<'_> {
         self.expect_kw("SELECT")?;
         let select = self.select_list()?;
         self.expect_kw("FROM")?;
-        let object = self.ident()?;
+        let mut object = self.ident()?;
+        // `FROM Account.Contacts` in a child subquery: the relationship is the last name.
+        while matches!(self.peek(), Tok::Dot) {
+            self.advance();
+            object = self.ident()?;
+        }
         let alias = match self.peek() {
             Tok::Ident(s) if !CLAUSE_WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)) => Some(self.ident()?),
             _ => None,

@@ -167,8 +167,21 @@ fn unknown_child_relationship() {
 fn other_semantic_errors() {
     let f = fixture();
     let e = f.cat.err("SELECT Id, Name, id FROM Account");
+    assert_eq!(e.code(), "INVALID_FIELD");
+    assert_eq!(e.message, "duplicate field selected: id");
+    let e = f.cat.err("SELECT Id FROM Account WHERE Id LIKE '001%'");
+    assert_eq!(e.code(), "INVALID_QUERY_FILTER_OPERATOR");
+    assert!(e.message.ends_with("invalid operator on id field"));
+    let e = f
+        .cat
+        .err("SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Contact LIMIT 5 OFFSET 1)");
     assert_eq!(e.code(), "MALFORMED_QUERY");
-    assert!(e.message.ends_with("duplicate field selected: id"));
+    let e = f
+        .cat
+        .err("SELECT Id, (SELECT Id FROM Contacts LIMIT 5 OFFSET 1) FROM Account");
+    assert_eq!(e.code(), "MALFORMED_QUERY");
+    let rows = f.cat.rows("SELECT Id, (SELECT Id FROM Contacts ORDER BY LastName OFFSET 1) FROM Account WHERE Name = 'Acme' LIMIT 1");
+    assert_eq!(rows[0]["Contacts"]["totalSize"], 1);
     let e = f.cat.err("SELECT Id n FROM Account");
     assert!(e.message.ends_with("unexpected token: 'n'"));
     let e = f.cat.err("SELECT Id FROM Account ORDER BY Description");

@@ -446,9 +446,17 @@ impl Compiler<'_, '_> {
                     let Literal::String(p) = &value.literal else {
                         return Err(self.type_error(value.pos, &t.name, "string"));
                     };
+                    if t.kind == FieldKind::Id {
+                        return Err(SoqlError::at(
+                            SoqlErrorKind::InvalidQueryFilterOperator,
+                            self.ctx.text,
+                            lhs.pos(),
+                            "invalid operator on id field",
+                        ));
+                    }
                     if !matches!(
                         t.kind,
-                        FieldKind::String | FieldKind::Id | FieldKind::MultiPicklist | FieldKind::Time
+                        FieldKind::String | FieldKind::MultiPicklist | FieldKind::Time
                     ) {
                         return Err(SoqlError::at(
                             SoqlErrorKind::InvalidQueryFilterOperator,

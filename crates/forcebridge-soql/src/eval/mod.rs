@@ -296,6 +296,13 @@ impl<'a> Ctx<'a> {
                 "The inner select field in a semi join must be a single Id or reference field",
             ));
         };
+        if let Some((_, pos)) = q.offset {
+            return Err(SoqlError::malformed_at(
+                self.text,
+                pos,
+                "OFFSET is not allowed in a semi join subquery",
+            ));
+        }
         let alias = q.from.alias.as_ref().map(|a| a.name.as_str());
         let r = self.resolve(&object, alias, path)?;
         if r.field.kind != FieldKind::Id {
@@ -337,11 +344,7 @@ impl<'a> Ctx<'a> {
                     }
                     let r = self.resolve(&object, alias, path)?;
                     if !insert(&mut nodes, &r.hops, &r.field) {
-                        return Err(SoqlError::malformed_at(
-                            self.text,
-                            path.pos(),
-                            &format!("duplicate field selected: {}", path.dotted()),
-                        ));
+                        return Err(duplicate(&path.dotted()));
                     }
                 }
                 SelectItem::Fields { kind, pos } => {
@@ -359,8 +362,8 @@ impl<'a> Ctx<'a> {
                             FieldsKind::Standard => !custom,
                             FieldsKind::Custom => custom,
                         };
-                        if wanted {
-                            insert(&mut nodes, &[], &f);
+                        if wanted && !insert(&mut nodes, &[], &f) {
+                            return Err(duplicate(&f.name));
                         }
                     }
                 }
@@ -399,6 +402,16 @@ impl<'a> Ctx<'a> {
                         ));
                     }
                     check_offset(sub)?;
+                    if let Some((_, pos)) = sub.offset
+                        && q.limit.is_none_or(|(l, _)| l != 1)
+                    {
+                        // Salesforce allows OFFSET in a child subquery only under an outer LIMIT 1.
+                        return Err(SoqlError::malformed_at(
+                            self.text,
+                            pos,
+                            "OFFSET is allowed in a subquery only when the outer query has LIMIT 1",
+                        ));
+                    }
                     let plan = self.plan(sub, cr.child_object.clone(), true)?;
                     nodes.push(Node::Child {
                         relationship: cr.name,
@@ -556,6 +569,14 @@ impl<'a> Ctx<'a> {
             }
         }
         Json::Object(m)
+    }
+}
+
+/// `INVALID_FIELD: duplicate field selected: X` (Salesforce gives no position for this one).
+fn duplicate(name: &str) -> SoqlError {
+    SoqlError {
+        kind: SoqlErrorKind::InvalidField,
+        message: format!("duplicate field selected: {name}"),
     }
 }
 
