@@ -140,20 +140,31 @@ fn fields_functions_expand_in_describe_order() {
         .rows("SELECT FIELDS(CUSTOM) FROM Account WHERE Name = 'Acme' LIMIT 200");
     let keys: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["attributes", "Tags__c", "Active__c", "SLA_Expiry__c"]);
-    let rows = f.cat.rows("SELECT Name, FIELDS(STANDARD) FROM User LIMIT 1");
-    let keys: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
-    assert_eq!(
-        keys,
-        [
-            "attributes",
-            "Name",
-            "Id",
-            "IsDeleted",
-            "CreatedDate",
-            "Username",
-            "IsActive"
-        ]
+    let rows = f.cat.rows(
+        "SELECT FIELDS(STANDARD), (SELECT FIELDS(STANDARD) FROM Account.Contacts LIMIT 1) FROM Account \
+         WHERE Name = 'Acme'",
     );
+    let keys: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
+    let standard = [
+        "attributes",
+        "Id",
+        "IsDeleted",
+        "CreatedDate",
+        "Name",
+        "Type",
+        "Industry",
+        "AnnualRevenue",
+        "NumberOfEmployees",
+        "OwnerId",
+        "Description",
+    ];
+    assert_eq!(keys[..standard.len()], standard);
+    assert_eq!(keys[standard.len()], "Contacts");
+    assert_eq!(rows[0]["Contacts"]["records"][0]["LastName"], "Smith");
+    // A field named twice, once through FIELDS(), is a duplicate, as in Salesforce.
+    let e = f.cat.err("SELECT Id, FIELDS(ALL) FROM User LIMIT 200");
+    assert_eq!(e.code(), "INVALID_FIELD");
+    assert_eq!(e.message, "duplicate field selected: Id");
     let e = f.cat.err("SELECT FIELDS(ALL) FROM Account");
     assert_eq!(e.code(), "MALFORMED_QUERY");
     assert!(
