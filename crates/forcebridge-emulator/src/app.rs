@@ -1,9 +1,10 @@
 //! Shared state of a running emulator and the composition of its routes.
 //!
 //! Invariant: the org is behind one `RwLock`; handlers hold it only for in-memory work, never
-//! across an `.await`, so a slow client cannot stall others.
+//! across an `.await`, so a slow client cannot stall others. When both locks are needed, `org` is
+//! taken before `runtime`, always, so the two can never deadlock.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::Router;
 
@@ -23,18 +24,50 @@ pub struct AppState {
     pub dirty: tokio::sync::Notify,
 }
 
+impl AppState {
+    /// Reads the org. A handler that panicked while holding the lock leaves the org as it was at
+    /// that moment; serving it is better than failing every later request, so poison is ignored.
+    pub fn org_read(&self) -> RwLockReadGuard<'_, Org> {
+        self.org.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes the org (see [`AppState::org_read`] about poison). Call [`AppState::mark_dirty`]
+    /// after the change.
+    pub fn org_write(&self) -> RwLockWriteGuard<'_, Org> {
+        self.org.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The runtime-only state (faults, request log, authorization codes).
+    pub fn runtime(&self) -> MutexGuard<'_, crate::control::Runtime> {
+        self.runtime
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Tells the persister the org changed.
+    pub fn mark_dirty(&self) {
+        self.dirty.notify_one();
+    }
+}
+
 pub type SharedState = Arc<AppState>;
 
-/// All routes of the emulator.
+/// All routes of the emulator, wrapped in [`crate::middleware::track`].
+///
+/// The routes sit behind an outer router's fallback so that the middleware also sees requests no
+/// route matches: an unknown `/services/data/v66.0/...` path must still answer 401 without a
+/// session (as Salesforce does) and be logged, whatever fallback the inner routers define.
 pub fn router(state: SharedState) -> Router {
-    Router::new()
+    let inner = Router::new()
         .merge(crate::oauth::router())
         .merge(crate::soap::router())
         .merge(crate::rest::router())
         .merge(crate::control::router())
+        .with_state(state.clone());
+    Router::new()
+        .fallback_service(inner)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state,
             crate::middleware::track,
         ))
-        .with_state(state)
 }

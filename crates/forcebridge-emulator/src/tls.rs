@@ -1,32 +1,174 @@
-//! HTTPS for the emulator (being built).
+//! HTTPS for the emulator: at start, a fresh CA and a server certificate for `localhost`,
+//! `127.0.0.1` and `::1` signed by it; the CA is written to `<tls_dir>/ca.pem` for clients to trust.
+//! Connections are served with tokio-rustls and hyper-util (HTTP/1.1 and h2 chosen by ALPN).
+//!
+//! Invariant: the server config names its crypto provider (aws-lc-rs) explicitly, so it never
+//! depends on which provider the process installed as its default, and never panics for lack of one.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// A folder holding the CA certificate; removed on drop when temporary.
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// How long shutdown waits for open connections to finish their requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A folder holding the CA certificate; removed on drop when it is temporary.
 #[derive(Debug)]
-pub struct TlsDir {}
+pub struct TlsDir {
+    path: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl TlsDir {
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
 
 /// What [`make`] produces.
-#[allow(missing_debug_implementations)]
+#[allow(missing_debug_implementations)] // TlsAcceptor has no Debug
 pub struct Material {
     pub dir: TlsDir,
     pub ca_file: PathBuf,
     pub acceptor: tokio_rustls::TlsAcceptor,
 }
 
-/// Makes a CA and a server certificate for localhost.
+/// Makes a CA and a server certificate for localhost, writes the CA to `dir/ca.pem` (a temporary
+/// folder when `dir` is `None`), and returns the acceptor serving that certificate.
 ///
 /// # Errors
-/// A message when TLS material cannot be made.
-pub fn make(_dir: Option<&Path>) -> Result<Material, String> {
-    Err("TLS is not available in this build yet".to_string())
+/// A message when the keys or certificates cannot be made or the folder cannot be written.
+pub fn make(dir: Option<&Path>) -> Result<Material, String> {
+    let dir = match dir {
+        Some(p) => {
+            std::fs::create_dir_all(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+            TlsDir {
+                path: p.to_path_buf(),
+                _temp: None,
+            }
+        }
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("forcebridge-emulator-tls-")
+                .tempdir()
+                .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+            TlsDir {
+                path: temp.path().to_path_buf(),
+                _temp: Some(temp),
+            }
+        }
+    };
+
+    let ca_key = KeyPair::generate().map_err(|e| format!("cannot make the CA key: {e}"))?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "forcebridge emulator CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::OrganizationName, "forcebridge");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = CertifiedIssuer::self_signed(ca_params, ca_key)
+        .map_err(|e| format!("cannot make the CA certificate: {e}"))?;
+
+    let server_key = KeyPair::generate().map_err(|e| format!("cannot make the server key: {e}"))?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    params.subject_alt_names = vec![
+        SanType::DnsName("localhost".try_into().map_err(|e| format!("{e}"))?),
+        SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])),
+        SanType::IpAddress(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+    ];
+    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_cert = params
+        .signed_by(&server_key, &ca)
+        .map_err(|e| format!("cannot sign the server certificate: {e}"))?;
+
+    let ca_file = dir.path.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).map_err(|e| format!("cannot write {}: {e}", ca_file.display()))?;
+
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS protocol versions: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(vec![server_cert.der().clone(), ca.der().clone()], key)
+        .map_err(|e| format!("TLS server certificate: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Material {
+        dir,
+        ca_file,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    })
 }
 
-/// Serves `router` over TLS until `shutdown` fires.
+/// Serves `router` over TLS until `shutdown` fires, then lets open connections finish (up to
+/// [`SHUTDOWN_GRACE`]).
 pub async fn serve(
-    _listener: tokio::net::TcpListener,
-    _acceptor: tokio_rustls::TlsAcceptor,
-    _router: axum::Router,
-    _shutdown: tokio::sync::oneshot::Receiver<()>,
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    router: axum::Router,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let tcp = match accepted {
+                    Ok((tcp, _)) => tcp,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let service = TowerToHyperService::new(router.clone());
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls = match acceptor.accept(tcp).await {
+                        Ok(tls) => tls,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                    };
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                    if let Err(e) = watcher.watch(conn.into_owned()).await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period; closing them");
+    }
 }
