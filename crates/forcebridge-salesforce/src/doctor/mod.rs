@@ -1,0 +1,1 @@
+//! Access check (being written).

@@ -1,0 +1,1 @@
+//! Schema provisioning (being written).
