@@ -1,17 +1,51 @@
-//! The org a fresh emulator starts with: standard schema, the organization record, profiles, an
-//! administrator, and the default connected app (being built).
+//! The org a fresh emulator starts with: the standard schema, the Organization record, three
+//! profiles, the administrator (the configured username, with its password and security token),
+//! and the default connected app (the configured client id and secret).
+//!
+//! Invariant: the administrator is the first entry of `auth.credentials` (so
+//! [`Org::admin_user_id`] finds it) and the client-credentials user of the default app; every
+//! record made here carries the system fields of a record the administrator created.
+
+use serde_json::{Value, json};
 
 use crate::config::EmulatorConfig;
 use crate::ids::SfId;
-use crate::org::{ApiUsage, AuthState, Org, OrgInfo};
+use crate::org::{ApiUsage, AuthState, ConnectedApp, Org, OrgInfo, Record, UserCredential, now_string};
+
+/// Callback URLs of the default connected app. The OAuth endpoints accept any redirect URI that
+/// equals one of them, where `*` stands for any port and path — so every `http://localhost:PORT/...`
+/// and `http://127.0.0.1:PORT/...` a local test or CLI listens on is accepted.
+pub const DEFAULT_CALLBACK_URLS: &[&str] = &[
+    "http://localhost/callback",
+    "http://localhost:*",
+    "http://127.0.0.1:*",
+];
+
+/// Name of the default connected app.
+pub const DEFAULT_APP_NAME: &str = "forcebridge";
+
+/// Profiles every org has; the administrator gets the first.
+pub const PROFILES: &[&str] = &[
+    "System Administrator",
+    "Standard User",
+    "Minimum Access - API Only Integrations",
+];
+
+fn record(value: Value) -> Record {
+    match value {
+        Value::Object(map) => map,
+        _ => Record::new(),
+    }
+}
 
 /// A new org for this configuration.
 pub fn default_org(config: &EmulatorConfig) -> Org {
-    Org {
+    let pod = "5g".to_string();
+    let mut org = Org {
         info: OrgInfo {
-            id: SfId::generate("00D", "5g", 1),
+            id: SfId::generate("00D", &pod, 1),
             name: "forcebridge emulator".into(),
-            pod: "5g".into(),
+            pod,
         },
         schema: crate::schema::standard::schema(),
         data: Default::default(),
@@ -21,5 +55,120 @@ pub fn default_org(config: &EmulatorConfig) -> Org {
             daily_api_requests_max: config.daily_api_requests,
             daily_api_requests_used: 0,
         },
+    };
+    let now = now_string();
+    // The administrator creates everything, itself included: reserve its id first.
+    let admin_id = SfId::generate("005", &org.info.pod, org.next_id);
+
+    let mut profile_ids = Vec::new();
+    for name in PROFILES {
+        let values = record(json!({
+            "Name": name,
+            "UserType": "Standard",
+            "PermissionsApiEnabled": true,
+            "PermissionsModifyAllData": *name == "System Administrator",
+        }));
+        if let Some(id) = org.insert_new("Profile", values, &admin_id, &now) {
+            profile_ids.push(id);
+        }
+    }
+
+    let email = if config.username.contains('@') {
+        config.username.clone()
+    } else {
+        "admin@example.com".to_string()
+    };
+    let user = record(json!({
+        "Username": config.username,
+        "FirstName": "Admin",
+        "LastName": "User",
+        "CompanyName": org.info.name,
+        "Email": email,
+        "Alias": "admin",
+        "CommunityNickname": "admin",
+        "IsActive": true,
+        "TimeZoneSidKey": "GMT",
+        "LocaleSidKey": "en_US",
+        "EmailEncodingKey": "UTF-8",
+        "LanguageLocaleKey": "en_US",
+        "UserType": "Standard",
+        "ProfileId": profile_ids.first().map(|p| p.to_string()),
+    }));
+    // Insert with a fresh id, then move it to the reserved one so CreatedById points at itself.
+    let user_id = match org.insert_new("User", user, &admin_id, &now) {
+        Some(generated) => {
+            let table = org.table_mut("User");
+            match table.shift_remove(&generated) {
+                Some(mut rec) => {
+                    rec.insert("Id".into(), Value::String(admin_id.to_string()));
+                    table.insert(admin_id.clone(), rec);
+                    admin_id.clone()
+                }
+                None => generated,
+            }
+        }
+        None => admin_id.clone(),
+    };
+
+    let organization = record(json!({
+        "Name": org.info.name,
+        "Country": "US",
+        "DefaultLocaleSidKey": "en_US",
+        "TimeZoneSidKey": "GMT",
+        "LanguageLocaleKey": "en_US",
+        "OrganizationType": "Developer Edition",
+        "InstanceName": "EMU1",
+        "IsSandbox": false,
+    }));
+    if let Some(generated) = org.insert_new("Organization", organization, &user_id, &now) {
+        // The Organization record's id is the org id.
+        let org_id = org.info.id.clone();
+        let table = org.table_mut("Organization");
+        if let Some(mut rec) = table.shift_remove(&generated) {
+            rec.insert("Id".into(), Value::String(org_id.to_string()));
+            table.insert(org_id, rec);
+        }
+    }
+
+    org.auth.credentials.push(UserCredential {
+        user_id: user_id.clone(),
+        username: config.username.clone(),
+        password: config.password.clone(),
+        security_token: config.security_token.clone(),
+    });
+    org.auth.apps.push(ConnectedApp {
+        name: DEFAULT_APP_NAME.into(),
+        client_id: config.client_id.clone(),
+        client_secret: config.client_secret.clone(),
+        callback_urls: DEFAULT_CALLBACK_URLS.iter().map(|s| s.to_string()).collect(),
+        certificate_pem: None,
+        client_credentials_user: Some(user_id),
+        activation_delay_secs: 0,
+        created_at: chrono::Utc::now(),
+    });
+    org
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_and_app_match_the_config() {
+        let config = EmulatorConfig::default();
+        let org = default_org(&config);
+        let admin = org.admin_user_id().unwrap().clone();
+        let user = org.record("User", &admin).unwrap();
+        assert_eq!(user["Username"], json!(config.username));
+        assert_eq!(user["CreatedById"], json!(admin.to_string()));
+        assert_eq!(user["Name"], json!("Admin User"));
+        let profile = SfId::parse(user["ProfileId"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            org.record("Profile", &profile).unwrap()["Name"],
+            json!("System Administrator")
+        );
+        assert!(org.record("Organization", &org.info.id).is_some());
+        assert_eq!(org.auth.apps[0].client_credentials_user.as_ref(), Some(&admin));
+        assert_eq!(org.data["Profile"].len(), 3);
     }
 }

@@ -15,6 +15,9 @@ pub struct SfError {
     pub error_code: String,
     pub message: String,
     pub fields: Vec<String>,
+    /// Whether the wire body carries a `fields` key. Salesforce leaves it out of some errors
+    /// (`NOT_FOUND` for a missing record, `INVALID_FIELD` for an unknown column, query errors).
+    pub fields_key: bool,
 }
 
 impl SfError {
@@ -24,7 +27,14 @@ impl SfError {
             error_code: error_code.to_string(),
             message: message.into(),
             fields: Vec::new(),
+            fields_key: true,
         }
+    }
+
+    /// Leaves the `fields` key out of the wire body, as Salesforce does for this error.
+    pub fn without_fields_key(mut self) -> Self {
+        self.fields_key = false;
+        self
     }
 
     /// Adds the field names the error is about.
@@ -37,13 +47,23 @@ impl SfError {
         Self::new(StatusCode::BAD_REQUEST, error_code, message)
     }
 
+    /// A 404 `NOT_FOUND`, without a `fields` key (as Salesforce sends it).
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message).without_fields_key()
+    }
+
+    /// The 404 Salesforce answers for a path that names nothing: "The requested resource does not exist".
+    pub fn no_resource() -> Self {
+        Self::not_found("The requested resource does not exist")
     }
 
     /// The JSON Salesforce uses for this error inside a REST error array.
     pub fn to_json(&self) -> serde_json::Value {
-        json!({ "message": self.message, "errorCode": self.error_code, "fields": self.fields })
+        if self.fields_key {
+            json!({ "message": self.message, "errorCode": self.error_code, "fields": self.fields })
+        } else {
+            json!({ "message": self.message, "errorCode": self.error_code })
+        }
     }
 
     /// The JSON Salesforce uses inside per-record results (Collections, Bulk): `statusCode`, not `errorCode`.

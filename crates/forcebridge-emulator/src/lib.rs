@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod bootstrap;
+pub mod catalog;
 pub mod config;
 pub mod control;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod rest;
 pub mod schema;
 pub mod soap;
 pub mod tls;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};

@@ -101,7 +101,78 @@ pub struct Org {
     pub usage: ApiUsage,
 }
 
+/// A datetime as Salesforce writes it on the wire: `2026-11-21T15:30:00.000+0000`.
+pub fn format_datetime(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+}
+
+/// "Now" in the wire format.
+pub fn now_string() -> String {
+    format_datetime(chrono::Utc::now())
+}
+
 impl Org {
+    /// The administrator: the user of the first credential (the one bootstrap made).
+    pub fn admin_user_id(&self) -> Option<&SfId> {
+        self.auth.credentials.first().map(|c| &c.user_id)
+    }
+
+    /// A live or deleted record of `object` (canonical name) by id.
+    pub fn record(&self, object: &str, id: &SfId) -> Option<&Record> {
+        self.data.get(object).and_then(|t| t.get(id))
+    }
+
+    /// Stores a new record of `object` from already-validated `values` (canonical names): every
+    /// field of the object gets a value (null when not given, the field's default when it has
+    /// one), the system fields are set for `user` at `now`, and derived fields are computed.
+    /// Validation is the caller's job; bootstrap uses this directly for read-only objects.
+    ///
+    /// Returns `None` when the object does not exist.
+    pub fn insert_new(&mut self, object: &str, values: Record, user: &SfId, now: &str) -> Option<SfId> {
+        // Borrow the schema and the tables separately, so the object definition is not cloned.
+        let def = self.schema.object(object)?;
+        self.next_id += 1;
+        let id = SfId::generate(&def.key_prefix, &self.info.pod, self.next_id);
+        let mut record = Record::new();
+        for field in def.fields.values() {
+            let value = match values.get(&field.name) {
+                Some(v) => v.clone(),
+                None => field
+                    .default_value
+                    .clone()
+                    .filter(|_| field.defaulted_on_create)
+                    .unwrap_or(serde_json::Value::Null),
+            };
+            record.insert(field.name.clone(), value);
+        }
+        let uid = serde_json::Value::String(user.to_string());
+        let ts = serde_json::Value::String(now.to_string());
+        record.insert("Id".into(), serde_json::Value::String(id.to_string()));
+        for (name, value) in [
+            ("IsDeleted", serde_json::Value::Bool(false)),
+            ("CreatedDate", ts.clone()),
+            ("CreatedById", uid.clone()),
+            ("LastModifiedDate", ts.clone()),
+            ("LastModifiedById", uid.clone()),
+            ("SystemModstamp", ts),
+        ] {
+            if def.fields.contains_key(name) {
+                record.insert(name.into(), value);
+            }
+        }
+        if def.fields.contains_key("OwnerId") && record.get("OwnerId").is_none_or(|v| v.is_null()) {
+            record.insert("OwnerId".into(), uid);
+        }
+        let table = self.data.entry(def.name.clone()).or_default();
+        if let Some(number) = def.fields.get("CaseNumber").filter(|f| f.auto_number) {
+            let n = table.len() + 1001;
+            record.insert(number.name.clone(), serde_json::Value::String(format!("{n:08}")));
+        }
+        derive_fields(def, &mut record, None, now);
+        table.insert(id.clone(), record);
+        Some(id)
+    }
+
     /// A fresh id for a record of an object with this key prefix.
     pub fn new_id(&mut self, key_prefix: &str) -> SfId {
         self.next_id += 1;
@@ -118,5 +189,100 @@ impl Org {
         let object = self.schema.object_by_prefix(id.key_prefix())?;
         let table = self.data.get(&object.name)?;
         table.get(id).map(|r| (object.name.as_str(), r))
+    }
+}
+
+/// Recomputes the fields Salesforce derives from others: the compound `Name` of people, compound
+/// addresses, and the closed/won/high-priority flags that follow a status. `before` is the record
+/// before this change (for `ClosedDate`, set when a case becomes closed).
+pub fn derive_fields(
+    def: &crate::schema::ObjectDef,
+    record: &mut Record,
+    before: Option<&Record>,
+    now: &str,
+) {
+    use crate::schema::FieldType;
+    use serde_json::Value;
+
+    let text = |r: &Record, k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+    if let (Some(name), true) = (def.fields.get("Name"), def.fields.contains_key("LastName")) {
+        if !name.createable {
+            let parts: Vec<String> = [text(record, "FirstName"), text(record, "LastName")]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.is_empty())
+                .collect();
+            let full = parts.join(" ");
+            record.insert(
+                "Name".into(),
+                if full.is_empty() {
+                    Value::Null
+                } else {
+                    Value::String(full)
+                },
+            );
+        }
+    }
+    for field in def.fields.values().filter(|f| f.ftype == FieldType::Address) {
+        let prefix = field.name.trim_end_matches("Address");
+        let part = |k: &str| {
+            record
+                .get(&format!("{prefix}{k}"))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let parts = [
+            ("city", part("City")),
+            ("country", part("Country")),
+            ("geocodeAccuracy", part("GeocodeAccuracy")),
+            ("latitude", part("Latitude")),
+            ("longitude", part("Longitude")),
+            ("postalCode", part("PostalCode")),
+            ("state", part("State")),
+            ("street", part("Street")),
+        ];
+        let value = if parts.iter().all(|(_, v)| v.is_null()) {
+            Value::Null
+        } else {
+            Value::Object(parts.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        };
+        record.insert(field.name.clone(), value);
+    }
+    let status = text(record, "Status");
+    match def.name.as_str() {
+        "Case" => {
+            let closed = status.as_deref() == Some("Closed");
+            let was_closed = before.and_then(|b| b.get("IsClosed")).and_then(Value::as_bool) == Some(true);
+            record.insert("IsClosed".into(), Value::Bool(closed));
+            if closed && !was_closed {
+                record.insert("ClosedDate".into(), Value::String(now.to_string()));
+            } else if !closed {
+                record.insert("ClosedDate".into(), Value::Null);
+            }
+        }
+        "Task" => {
+            let closed = status.as_deref() == Some("Completed");
+            record.insert("IsClosed".into(), Value::Bool(closed));
+            let high = text(record, "Priority").as_deref() == Some("High");
+            record.insert("IsHighPriority".into(), Value::Bool(high));
+        }
+        "Opportunity" => {
+            let stage = text(record, "StageName");
+            let won = stage.as_deref() == Some("Closed Won");
+            let closed = won || stage.as_deref() == Some("Closed Lost");
+            record.insert("IsClosed".into(), Value::Bool(closed));
+            record.insert("IsWon".into(), Value::Bool(won));
+            let category = if won {
+                "Closed"
+            } else if closed {
+                "Omitted"
+            } else {
+                "Pipeline"
+            };
+            if before.is_none() || closed {
+                record.insert("ForecastCategoryName".into(), Value::String(category.into()));
+            }
+        }
+        _ => {}
     }
 }

@@ -115,18 +115,26 @@ impl FieldDef {
             FieldType::Multipicklist => ("xsd:string", true, false, false),
             _ => ("xsd:string", true, true, true),
         };
+        // Ids are 18 characters; picklists store up to 255; checkboxes are never null and default
+        // to false, exactly as describe reports them.
+        let length = match ftype {
+            FieldType::Id | FieldType::Reference => 18,
+            FieldType::Picklist | FieldType::Combobox | FieldType::Multipicklist => 255,
+            _ => 0,
+        };
+        let is_bool = ftype == FieldType::Boolean;
         FieldDef {
             name: name.to_string(),
             label: label.to_string(),
             ftype,
             soap_type: soap_type.to_string(),
-            length: 0,
+            length,
             precision: 0,
             scale: 0,
             digits: 0,
-            nillable: true,
-            createable: true,
-            updateable: true,
+            nillable: !is_bool && ftype != FieldType::Id,
+            createable: ftype != FieldType::Id,
+            updateable: ftype != FieldType::Id,
             custom: name.ends_with("__c"),
             external_id: false,
             unique: false,
@@ -134,12 +142,12 @@ impl FieldDef {
             name_field: false,
             calculated: false,
             auto_number: false,
-            defaulted_on_create: false,
+            defaulted_on_create: is_bool || ftype == FieldType::Id,
             filterable,
             sortable,
             groupable,
             case_sensitive: false,
-            default_value: None,
+            default_value: is_bool.then_some(serde_json::Value::Bool(false)),
             picklist_values: Vec::new(),
             restricted_picklist: false,
             reference_to: Vec::new(),
@@ -147,6 +155,127 @@ impl FieldDef {
             cascade_delete: false,
             inline_help_text: None,
         }
+    }
+
+    /// Not nillable: describe reports `nillable: false` (a create must supply it unless defaulted).
+    pub fn required(mut self) -> Self {
+        self.nillable = false;
+        self
+    }
+
+    /// Read-only: neither createable nor updateable (system and computed fields).
+    pub fn read_only(mut self) -> Self {
+        self.createable = false;
+        self.updateable = false;
+        self
+    }
+
+    /// Createable but not updateable.
+    pub fn create_only(mut self) -> Self {
+        self.updateable = false;
+        self
+    }
+
+    /// Filled by the org when a create leaves it out (`defaultedOnCreate`).
+    pub fn defaulted(mut self) -> Self {
+        self.defaulted_on_create = true;
+        self
+    }
+
+    /// The record's name field (`nameField: true`); name fields are also id-lookup fields.
+    pub fn name_field(mut self) -> Self {
+        self.name_field = true;
+        self.id_lookup = true;
+        self
+    }
+
+    /// Usable to find a record (`idLookup: true`), e.g. `Email`, `Username`.
+    pub fn id_lookup(mut self) -> Self {
+        self.id_lookup = true;
+        self
+    }
+
+    /// An external id (`externalId: true`, `idLookup: true`), usable for upsert.
+    pub fn external_id(mut self) -> Self {
+        self.external_id = true;
+        self.id_lookup = true;
+        self
+    }
+
+    /// Values must be unique across the object's records (`unique: true`).
+    pub fn unique(mut self) -> Self {
+        self.unique = true;
+        self
+    }
+
+    /// Maximum length of a text field.
+    pub fn len(mut self, length: u32) -> Self {
+        self.length = length;
+        // Long text areas cannot be filtered, sorted or grouped on.
+        if self.ftype == FieldType::Textarea && length > 255 {
+            self.filterable = false;
+            self.sortable = false;
+            self.groupable = false;
+        }
+        self
+    }
+
+    /// Precision and scale of a number field.
+    pub fn number(mut self, precision: u32, scale: u32) -> Self {
+        self.precision = precision;
+        self.scale = scale;
+        self
+    }
+
+    /// Digits of an integer field.
+    pub fn digits(mut self, digits: u32) -> Self {
+        self.digits = digits;
+        self
+    }
+
+    /// Picklist values; the first listed with `*` prefix is the default.
+    pub fn values(mut self, values: &[&str]) -> Self {
+        self.picklist_values = values
+            .iter()
+            .map(|v| {
+                let (value, default) = match v.strip_prefix('*') {
+                    Some(rest) => (rest, true),
+                    None => (*v, false),
+                };
+                if default {
+                    self.default_value = Some(serde_json::Value::String(value.to_string()));
+                    self.defaulted_on_create = true;
+                }
+                PicklistValue {
+                    value: value.to_string(),
+                    label: value.to_string(),
+                    default_value: default,
+                    active: true,
+                    attribute: None,
+                }
+            })
+            .collect();
+        self
+    }
+
+    /// Only the listed picklist values are accepted (`restrictedPicklist: true`).
+    pub fn restricted(mut self) -> Self {
+        self.restricted_picklist = true;
+        self
+    }
+
+    /// The objects a reference field points to and its relationship name.
+    pub fn refers(mut self, to: &[&str], relationship: &str) -> Self {
+        self.reference_to = to.iter().map(|s| s.to_string()).collect();
+        self.relationship_name = Some(relationship.to_string());
+        self
+    }
+
+    /// A default value used on create (`defaultValue`), which makes the field `defaultedOnCreate`.
+    pub fn default_value(mut self, value: serde_json::Value) -> Self {
+        self.default_value = Some(value);
+        self.defaulted_on_create = true;
+        self
     }
 
     /// Whether a create must supply this field (describe: createable, not nillable, not defaulted).
