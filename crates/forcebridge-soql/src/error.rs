@@ -1,9 +1,10 @@
 //! SOQL errors, in Salesforce's codes and words.
 //!
-//! Salesforce prefixes most query errors with an excerpt of the offending line, a caret under the
-//! offending token and `ERROR at Row:r:Column:c`, then the sentence:
+//! Salesforce prefixes most query errors with a newline, an excerpt of the offending line, a caret
+//! under the offending token and `ERROR at Row:r:Column:c`, then the sentence:
 //!
 //! ```text
+//!
 //! SELECT Id FORM Account
 //!           ^
 //! ERROR at Row:1:Column:11
@@ -50,13 +51,15 @@ pub struct Pos {
     pub col: usize,
 }
 
-/// How many characters of context Salesforce shows before and after the offending token.
+/// How many characters of context Salesforce shows before and after the start of the offending
+/// token (measured on recorded responses: 30 before, 33 after, widened to whole words).
 const BEFORE: usize = 30;
-const AFTER: usize = 20;
+const AFTER: usize = 33;
 
-/// The excerpt, caret and `ERROR at Row:..` lines for a position in `text`.
+/// The excerpt, caret and `ERROR at Row:..` lines for a position in `text`, starting with the
+/// newline Salesforce puts first.
 ///
-/// Long lines are cut to a window around the position, on word boundaries, as Salesforce does.
+/// Long lines are cut to a window around the position, widened to whole words, as Salesforce does.
 pub fn excerpt(text: &str, pos: Pos) -> String {
     let line: Vec<char> = text
         .split('\n')
@@ -66,33 +69,36 @@ pub fn excerpt(text: &str, pos: Pos) -> String {
         .chars()
         .collect();
     let at = pos.col.saturating_sub(1).min(line.len());
-    let is_word = |c: char| !c.is_whitespace() && c != ',';
+    let is_word = |c: char| !c.is_whitespace() && !matches!(c, ',' | '(' | ')');
+    let word_at = |i: usize| line.get(i).copied().is_some_and(is_word);
+    // Widen the window to whole words on both sides.
     let mut start = at.saturating_sub(BEFORE);
-    // Do not start in the middle of a word: move to the next word start.
-    if start > 0 {
-        while start < at && line.get(start - 1).copied().is_some_and(is_word) {
-            start += 1;
-        }
-        while start < at && line.get(start).copied().is_some_and(char::is_whitespace) {
-            start += 1;
-        }
+    while start > 0 && word_at(start) && word_at(start - 1) {
+        start -= 1;
     }
-    // End AFTER characters past the token's end, extended to the end of the word there.
-    let token_end = (at..line.len())
-        .find(|&i| line.get(i).copied().is_some_and(|c| !is_word(c)))
-        .unwrap_or(line.len());
-    let mut end = (token_end + AFTER).min(line.len());
-    while end < line.len() && line.get(end).copied().is_some_and(is_word) {
+    while start < at && line.get(start).copied().is_some_and(char::is_whitespace) {
+        start += 1;
+    }
+    let mut end = (at + AFTER).min(line.len());
+    while end < line.len() && end > 0 && word_at(end) && word_at(end - 1) {
         end += 1;
     }
     let shown: String = line.get(start..end).unwrap_or_default().iter().collect();
     format!(
-        "{}\n{}^\nERROR at Row:{}:Column:{}",
+        "\n{}\n{}^\nERROR at Row:{}:Column:{}",
         shown.trim_end(),
         " ".repeat(at - start),
         pos.row,
         pos.col
     )
+}
+
+/// The position a syntax error reports: the 0-based column of `pos`.
+fn syntax_pos(pos: Pos) -> Pos {
+    Pos {
+        col: pos.col.saturating_sub(1),
+        ..pos
+    }
 }
 
 impl SoqlError {
@@ -118,13 +124,32 @@ impl SoqlError {
     }
 
     /// `MALFORMED_QUERY: unexpected token: '<token>'` at `pos`.
+    ///
+    /// Syntax errors come from Salesforce's parser generator, which counts columns from 0: the
+    /// reported column is the token's 0-based index and the caret stands one character before the
+    /// token (recorded: `HG_Insights__HG_Match_Status__c, From Account` → `Column:50` for `From`
+    /// at index 50). Name errors (`INVALID_FIELD`, `INVALID_TYPE`) count from 1.
     pub fn unexpected(text: &str, pos: Pos, token: &str) -> Self {
         let shown = if token == "<EOF>" {
             token.to_string()
         } else {
             format!("'{token}'")
         };
-        Self::malformed_at(text, pos, &format!("unexpected token: {shown}"))
+        Self::malformed_at(text, syntax_pos(pos), &format!("unexpected token: {shown}"))
+    }
+
+    /// `MALFORMED_QUERY: line r:c no viable alternative at character 'x'`: a character that starts
+    /// no token (columns counted from 0, as for [`SoqlError::unexpected`]).
+    pub fn no_viable_alternative(text: &str, pos: Pos, ch: char) -> Self {
+        let p = syntax_pos(pos);
+        Self::malformed_at(
+            text,
+            p,
+            &format!(
+                "line {}:{} no viable alternative at character '{ch}'",
+                p.row, p.col
+            ),
+        )
     }
 
     /// `INVALID_FIELD: No such column 'field' on entity 'object'. ...` at `pos`.
@@ -195,29 +220,42 @@ mod tests {
         };
         assert_eq!(
             SoqlError::unexpected(text, pos, "FORM").message,
-            "SELECT Id FORM Account\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FORM'"
+            "\nSELECT Id FORM Account\n         ^\nERROR at Row:1:Column:10\nunexpected token: 'FORM'"
         );
     }
 
     #[test]
-    fn long_line_is_cut_on_word_boundaries() {
-        let text = "SELECT Id, Name, Phone, Website, Industry, BillingCity, BillingCountry, Bogus__c, Type, \
-                    Rating, OwnerId, CreatedDate FROM Account";
-        let col = text.find("Bogus__c").unwrap() + 1;
-        let out = excerpt(
-            text,
-            Pos {
-                offset: col - 1,
-                row: 1,
-                col,
-            },
+    fn long_line_is_cut_to_a_window_as_in_recorded_responses() {
+        let at = |text: &str, needle: &str| {
+            let col = text.find(needle).unwrap() + 1;
+            excerpt(
+                text,
+                Pos {
+                    offset: col - 1,
+                    row: 1,
+                    col,
+                },
+            )
+        };
+        // Shapes taken from real INVALID_FIELD responses.
+        let text = "SELECT Id,IsDeleted,Name,RecordTypeId,OwnerId,CreatedDate,CreatedById,OCE__ActualCap__c,\
+                    TPI_Product__c,Name,OCE__JobId__c,OCE__Other__c FROM OCE__ActivityPlan__c";
+        let col = text.find("TPI_").unwrap() + 1;
+        assert_eq!(
+            at(text, "TPI_"),
+            format!(
+                "\nCreatedById,OCE__ActualCap__c,TPI_Product__c,Name,OCE__JobId__c\n{}^\nERROR at Row:1:Column:{col}",
+                " ".repeat(30)
+            )
         );
-        let mut lines = out.lines();
-        let shown = lines.next().unwrap();
-        let caret = lines.next().unwrap();
-        assert!(shown.starts_with("BillingCity,"), "{shown}");
-        assert_eq!(&shown[caret.len() - 1..caret.len() - 1 + 8], "Bogus__c");
-        assert!(shown.len() < text.len());
+        assert_eq!(
+            at("SELECT Id, DepProbeField__c FROM Account LIMIT 1", "DepProbe"),
+            "\nSELECT Id, DepProbeField__c FROM Account LIMIT\n           ^\nERROR at Row:1:Column:12"
+        );
+        assert_eq!(
+            at("SELECT Id,Invalid__x FROM Contact LIMIT 1", "Invalid"),
+            "\nSELECT Id,Invalid__x FROM Contact LIMIT 1\n          ^\nERROR at Row:1:Column:11"
+        );
     }
 
     #[test]
@@ -231,6 +269,6 @@ mod tests {
                 col: 7,
             },
         );
-        assert_eq!(out, "WHERE Nmae = 'x'\n      ^\nERROR at Row:3:Column:7");
+        assert_eq!(out, "\nWHERE Nmae = 'x'\n      ^\nERROR at Row:3:Column:7");
     }
 }

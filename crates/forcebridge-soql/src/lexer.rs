@@ -212,7 +212,7 @@ impl Lexer<'_> {
                     self.push(Tok::Ident(s), pos);
                 }
                 other => {
-                    return Err(SoqlError::unexpected(self.text, pos, &other.to_string()));
+                    return Err(SoqlError::no_viable_alternative(self.text, pos, other));
                 }
             }
         }
@@ -428,6 +428,16 @@ mod tests {
     fn bad_character_is_malformed_with_position() {
         let e = lex("SELECT Id FROM Account WHERE Name = #").unwrap_err();
         assert_eq!(e.code(), "MALFORMED_QUERY");
-        assert!(e.message.contains("ERROR at Row:1:Column:37"), "{}", e.message);
+        // Recorded: `select Id from Account where id = $sfid` → `Column:34` and
+        // `line 1:34 no viable alternative at character '$'`.
+        let e = lex("select Id from Account where id = $sfid").unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "\nselect Id from Account where id = $sfid\n{}^\nERROR at Row:1:Column:34\n\
+                 line 1:34 no viable alternative at character '$'",
+                " ".repeat(33)
+            )
+        );
     }
 }

