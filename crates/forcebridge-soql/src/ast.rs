@@ -91,6 +91,15 @@ pub enum SelectItem {
     Subquery(Box<SelectQuery>),
     /// `FIELDS(...)`.
     Fields { kind: FieldsKind, pos: Pos },
+    /// `TYPEOF What WHEN Account THEN Phone WHEN Opportunity THEN Amount ELSE Name END`.
+    TypeOf {
+        relationship: Ident,
+        /// `WHEN Object THEN fields`, in order.
+        whens: Vec<(Ident, Vec<FieldPath>)>,
+        /// `ELSE fields`.
+        otherwise: Option<Vec<FieldPath>>,
+        pos: Pos,
+    },
 }
 
 /// `FROM Object [alias]`.

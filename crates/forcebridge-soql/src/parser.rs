@@ -323,16 +323,44 @@ impl Parser<'_> {
             let alias = self.alias()?;
             return Ok(SelectItem::Aggregate { call, alias });
         }
-        if name.eq_ignore_ascii_case("TYPEOF") && matches!(self.peek_at(1), Tok::Ident(_)) {
-            return Err(SoqlError::malformed_at(
-                self.text,
-                pos,
-                "TYPEOF is not supported by this emulator; select the polymorphic relationship's fields instead",
-            ));
+        if name.eq_ignore_ascii_case("TYPEOF") && self.is_kw_at(2, "WHEN") {
+            return self.type_of(pos);
         }
         let path = self.field_path()?;
         let alias = self.alias()?;
         Ok(SelectItem::Field { path, alias })
+    }
+
+    /// `TYPEOF rel WHEN Obj THEN f, … [WHEN …] [ELSE f, …] END`.
+    fn type_of(&mut self, pos: Pos) -> Result<SelectItem, SoqlError> {
+        self.advance();
+        let relationship = self.ident()?;
+        let mut whens = Vec::new();
+        while self.eat_kw("WHEN") {
+            let object = self.ident()?;
+            self.expect_kw("THEN")?;
+            whens.push((object, self.type_of_fields()?));
+        }
+        let otherwise = if self.eat_kw("ELSE") {
+            Some(self.type_of_fields()?)
+        } else {
+            None
+        };
+        self.expect_kw("END")?;
+        Ok(SelectItem::TypeOf {
+            relationship,
+            whens,
+            otherwise,
+            pos,
+        })
+    }
+
+    fn type_of_fields(&mut self) -> Result<Vec<FieldPath>, SoqlError> {
+        let mut out = vec![self.field_path()?];
+        while self.eat(&Tok::Comma) {
+            out.push(self.field_path()?);
+        }
+        Ok(out)
     }
 
     /// An alias after a select item: a name followed by `,` or `FROM` (so that a misspelt `FROM`,

@@ -200,7 +200,12 @@ fn other_semantic_errors() {
         .cat
         .err("SELECT Id FROM Task WHERE Id IN (SELECT Subject FROM Task)");
     assert_eq!(e.code(), "INVALID_FIELD");
-    let e = forcebridge_soql::parse("SELECT TYPEOF What WHEN Account THEN Name END FROM Task").unwrap_err();
+    let e = f
+        .cat
+        .err("SELECT TYPEOF What WHEN Account THEN Name END, COUNT(Id) FROM Task");
     assert_eq!(e.code(), "MALFORMED_QUERY");
-    assert!(e.message.contains("TYPEOF"));
+    assert!(
+        e.message
+            .ends_with("TYPEOF cannot be combined with aggregate functions")
+    );
 }

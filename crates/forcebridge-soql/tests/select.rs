@@ -71,6 +71,50 @@ fn polymorphic_relationship_takes_the_type_of_the_record_it_points_at() {
 }
 
 #[test]
+fn typeof_picks_the_columns_by_the_type_of_the_record() {
+    let f = fixture();
+    let rows = f.cat.rows(
+        "SELECT Subject, TYPEOF Who WHEN Contact THEN LastName, Account.Name WHEN Lead THEN Company \
+         ELSE Name END FROM Task ORDER BY Subject",
+    );
+    let (c1, a1, l1) = (f.id("c1"), f.id("a1"), f.id("l1"));
+    assert_eq!(
+        rows[0]["Who"],
+        json!({
+            "attributes": {"type": "Contact", "url": format!("/services/data/v62.0/sobjects/Contact/{c1}")},
+            "LastName": "Smith",
+            "Account": {
+                "attributes": {"type": "Account", "url": format!("/services/data/v62.0/sobjects/Account/{a1}")},
+                "Name": "Acme"
+            }
+        })
+    );
+    assert_eq!(
+        rows[1]["Who"],
+        json!({
+            "attributes": {"type": "Lead", "url": format!("/services/data/v62.0/sobjects/Lead/{l1}")},
+            "Company": "Frankco"
+        })
+    );
+    assert_eq!(rows[2]["Who"], json!(null));
+    // ELSE applies to the types no WHEN names.
+    let rows = f
+        .cat
+        .rows("SELECT TYPEOF Who WHEN Lead THEN Company ELSE Name, Id END FROM Task WHERE Subject = 'Call'");
+    assert_eq!(rows[0]["Who"]["Name"], "Alice Smith");
+    assert_eq!(rows[0]["Who"]["Id"], c1);
+    let e = f
+        .cat
+        .err("SELECT TYPEOF Who WHEN Account THEN Name END FROM Task");
+    assert_eq!(e.code(), "INVALID_TYPE");
+    let e = f.cat.err("SELECT TYPEOF Who WHEN Lead THEN Bogus END FROM Task");
+    assert_eq!(e.code(), "INVALID_FIELD");
+    assert!(e.message.contains("No such column 'Bogus' on entity 'Lead'"));
+    let e = forcebridge_soql::parse("SELECT TYPEOF Who WHEN Lead THEN Company FROM Task").unwrap_err();
+    assert!(e.message.ends_with("unexpected token: 'FROM'"), "{}", e.message);
+}
+
+#[test]
 fn child_subquery_gives_a_nested_result_or_null() {
     let f = fixture();
     let rows = f.cat.rows(

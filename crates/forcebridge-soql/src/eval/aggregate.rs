@@ -194,6 +194,13 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
                     "child relationship subqueries cannot be combined with aggregate functions",
                 ));
             }
+            SelectItem::TypeOf { pos, .. } => {
+                return Err(SoqlError::malformed_at(
+                    ctx.text,
+                    *pos,
+                    "TYPEOF cannot be combined with aggregate functions",
+                ));
+            }
             SelectItem::Fields { pos, .. } => {
                 return Err(SoqlError::malformed_at(
                     ctx.text,

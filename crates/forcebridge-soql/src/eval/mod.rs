@@ -92,6 +92,15 @@ enum Node {
         field: String,
         plan: Box<Plan>,
     },
+    /// `TYPEOF`: the columns depend on the type of the record the reference points at.
+    TypeOf {
+        relationship: String,
+        field: String,
+        /// `WHEN` branches: canonical object name → its columns.
+        branches: Vec<(String, Vec<Node>)>,
+        /// `ELSE` columns.
+        otherwise: Option<Vec<Node>>,
+    },
 }
 
 /// One ORDER BY key.
@@ -419,6 +428,12 @@ impl<'a> Ctx<'a> {
                         plan: Box::new(plan),
                     });
                 }
+                SelectItem::TypeOf {
+                    relationship,
+                    whens,
+                    otherwise,
+                    ..
+                } => nodes.push(self.plan_type_of(&object, relationship, whens, otherwise.as_deref())?),
                 SelectItem::Aggregate { call, .. } => {
                     // Only reachable for child subqueries, which `run` does not route to aggregates.
                     return Err(SoqlError::malformed_at(
@@ -460,6 +475,95 @@ impl<'a> Ctx<'a> {
             limit: q.limit.map(|(l, _)| to_usize(l)),
             offset: q.offset.map_or(0, |(o, _)| to_usize(o)),
         })
+    }
+
+    /// Plans a `TYPEOF` column: each `WHEN` object must be one the relationship can point at.
+    fn plan_type_of(
+        &self,
+        object: &str,
+        relationship: &crate::ast::Ident,
+        whens: &[(crate::ast::Ident, Vec<crate::ast::FieldPath>)],
+        otherwise: Option<&[crate::ast::FieldPath]>,
+    ) -> Result<Node, SoqlError> {
+        let Some(rf) = self.catalog.parent_relationship(object, &relationship.name) else {
+            return Err(SoqlError::bad_relationship(
+                self.text,
+                relationship.pos,
+                &relationship.name,
+            ));
+        };
+        let mut branches = Vec::new();
+        for (when, paths) in whens {
+            let Some(target) = rf
+                .reference_to
+                .iter()
+                .find(|t| t.eq_ignore_ascii_case(&when.name))
+            else {
+                return Err(SoqlError::at(
+                    SoqlErrorKind::InvalidType,
+                    self.text,
+                    when.pos,
+                    &format!(
+                        "sObject type '{}' is not a type of the relationship '{}'",
+                        when.name, relationship.name
+                    ),
+                ));
+            };
+            let mut nodes = Vec::new();
+            for path in paths {
+                let r = self.resolve(target, None, path)?;
+                if !insert(&mut nodes, &r.hops, &r.field) {
+                    return Err(duplicate(&path.dotted()));
+                }
+            }
+            branches.push((target.clone(), nodes));
+        }
+        let otherwise = match otherwise {
+            Some(paths) => {
+                let mut nodes = Vec::new();
+                for path in paths {
+                    // ELSE names fields common to the targets: take the first target that has it.
+                    let mut found = None;
+                    let mut first_err = None;
+                    for target in &rf.reference_to {
+                        match self.resolve(target, None, path) {
+                            Ok(r) => {
+                                found = Some(r);
+                                break;
+                            }
+                            Err(e) => {
+                                first_err.get_or_insert(e);
+                            }
+                        }
+                    }
+                    let Some(r) = found else {
+                        return Err(first_err.unwrap_or_else(|| {
+                            SoqlError::bad_relationship(self.text, relationship.pos, &relationship.name)
+                        }));
+                    };
+                    if !insert(&mut nodes, &r.hops, &r.field) {
+                        return Err(duplicate(&path.dotted()));
+                    }
+                }
+                Some(nodes)
+            }
+            None => None,
+        };
+        Ok(Node::TypeOf {
+            relationship: rf
+                .relationship_name
+                .clone()
+                .unwrap_or_else(|| relationship.name.clone()),
+            field: rf.name,
+            branches,
+            otherwise,
+        })
+    }
+
+    /// The record a reference field of `rec` points at, with its object.
+    fn parent_of(&self, rec: &'a Record, field: &str) -> Option<(&'a str, &'a Record)> {
+        let pid = rec.get(field).and_then(Json::as_str)?;
+        self.catalog.get(pid).or_else(|| self.catalog.get(&ids::key(pid)))
     }
 
     /// The rows of a plan: scanned, filtered, sorted and paged.
@@ -531,12 +635,28 @@ impl<'a> Ctx<'a> {
                     field,
                     nodes,
                 } => {
-                    let parent = rec
-                        .get(field)
-                        .and_then(Json::as_str)
-                        .and_then(|pid| self.catalog.get(pid).or_else(|| self.catalog.get(&ids::key(pid))));
-                    let v = match parent {
+                    let v = match self.parent_of(rec, field) {
                         Some((pobj, prec)) => self.render(pobj, prec, nodes, &[]),
+                        None => Json::Null,
+                    };
+                    m.insert(relationship.clone(), v);
+                }
+                Node::TypeOf {
+                    relationship,
+                    field,
+                    branches,
+                    otherwise,
+                } => {
+                    let v = match self.parent_of(rec, field) {
+                        Some((pobj, prec)) => {
+                            let nodes = branches
+                                .iter()
+                                .find(|(o, _)| o.eq_ignore_ascii_case(pobj))
+                                .map(|(_, n)| n.as_slice())
+                                .or(otherwise.as_deref())
+                                .unwrap_or_default();
+                            self.render(pobj, prec, nodes, &[])
+                        }
                         None => Json::Null,
                     };
                     m.insert(relationship.clone(), v);
