@@ -22,7 +22,6 @@ struct FileOut<'a> {
 
 #[derive(serde::Deserialize)]
 struct FileIn {
-    format: u32,
     org: Org,
 }
 
@@ -36,14 +35,21 @@ pub fn load(path: &Path) -> Result<Option<Org>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    let file: FileIn =
+    // Check the format before the shape, so an old or future file gets the version message
+    // rather than a confusing field error.
+    let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| format!("not an emulator state file ({e})"))?;
-    if file.format != FORMAT {
-        return Err(format!(
-            "state file format {} is not supported (this emulator writes format {FORMAT})",
-            file.format
-        ));
+    let format = value.get("format").and_then(serde_json::Value::as_u64);
+    if format != Some(u64::from(FORMAT)) {
+        return Err(match format {
+            Some(f) => {
+                format!("state file format {f} is not supported (this emulator writes format {FORMAT})")
+            }
+            None => "not an emulator state file (no \"format\" field)".to_string(),
+        });
     }
+    let file: FileIn =
+        serde_json::from_value(value).map_err(|e| format!("the state file is damaged ({e})"))?;
     Ok(Some(file.org))
 }
 
