@@ -72,6 +72,74 @@ pub struct AggCall {
     pub pos: Pos,
 }
 
+/// A date function: `CALENDAR_YEAR(CreatedDate)`, `DAY_ONLY(CreatedDate)`…
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateFunc {
+    CalendarMonth,
+    CalendarQuarter,
+    CalendarYear,
+    DayInMonth,
+    DayInWeek,
+    DayInYear,
+    DayOnly,
+    FiscalMonth,
+    FiscalQuarter,
+    FiscalYear,
+    HourInDay,
+    WeekInMonth,
+    WeekInYear,
+}
+
+impl DateFunc {
+    /// The function named `name` (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "CALENDAR_MONTH" => DateFunc::CalendarMonth,
+            "CALENDAR_QUARTER" => DateFunc::CalendarQuarter,
+            "CALENDAR_YEAR" => DateFunc::CalendarYear,
+            "DAY_IN_MONTH" => DateFunc::DayInMonth,
+            "DAY_IN_WEEK" => DateFunc::DayInWeek,
+            "DAY_IN_YEAR" => DateFunc::DayInYear,
+            "DAY_ONLY" => DateFunc::DayOnly,
+            "FISCAL_MONTH" => DateFunc::FiscalMonth,
+            "FISCAL_QUARTER" => DateFunc::FiscalQuarter,
+            "FISCAL_YEAR" => DateFunc::FiscalYear,
+            "HOUR_IN_DAY" => DateFunc::HourInDay,
+            "WEEK_IN_MONTH" => DateFunc::WeekInMonth,
+            "WEEK_IN_YEAR" => DateFunc::WeekInYear,
+            _ => return None,
+        })
+    }
+
+    /// The name as Salesforce writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DateFunc::CalendarMonth => "CALENDAR_MONTH",
+            DateFunc::CalendarQuarter => "CALENDAR_QUARTER",
+            DateFunc::CalendarYear => "CALENDAR_YEAR",
+            DateFunc::DayInMonth => "DAY_IN_MONTH",
+            DateFunc::DayInWeek => "DAY_IN_WEEK",
+            DateFunc::DayInYear => "DAY_IN_YEAR",
+            DateFunc::DayOnly => "DAY_ONLY",
+            DateFunc::FiscalMonth => "FISCAL_MONTH",
+            DateFunc::FiscalQuarter => "FISCAL_QUARTER",
+            DateFunc::FiscalYear => "FISCAL_YEAR",
+            DateFunc::HourInDay => "HOUR_IN_DAY",
+            DateFunc::WeekInMonth => "WEEK_IN_MONTH",
+            DateFunc::WeekInYear => "WEEK_IN_YEAR",
+        }
+    }
+}
+
+/// `CALENDAR_YEAR(CreatedDate)`; `convertTimezone(...)` around the field is accepted and is the
+/// identity (the org's time zone is UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateCall {
+    pub func: DateFunc,
+    pub arg: FieldPath,
+    pub pos: Pos,
+}
+
 /// `FIELDS(ALL)`, `FIELDS(STANDARD)`, `FIELDS(CUSTOM)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldsKind {
@@ -87,6 +155,8 @@ pub enum SelectItem {
     Field { path: FieldPath, alias: Option<Ident> },
     /// An aggregate, with its alias if any.
     Aggregate { call: AggCall, alias: Option<Ident> },
+    /// A date function (aggregate queries only), with its alias if any.
+    Date { call: DateCall, alias: Option<Ident> },
     /// A child relationship subquery.
     Subquery(Box<SelectQuery>),
     /// `FIELDS(...)`.
@@ -181,11 +251,13 @@ pub enum CmpOp {
     Like,
 }
 
-/// The left side of a condition: a field, or (in HAVING) an aggregate.
+/// The left side of a condition, an ORDER BY or a GROUP BY item: a field, a date function, or
+/// (in HAVING and ORDER BY of aggregate queries) an aggregate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operand {
     Field(FieldPath),
     Aggregate(AggCall),
+    Date(DateCall),
 }
 
 impl Operand {
@@ -194,6 +266,7 @@ impl Operand {
         match self {
             Operand::Field(f) => f.pos(),
             Operand::Aggregate(a) => a.pos,
+            Operand::Date(d) => d.pos,
         }
     }
 }
@@ -247,7 +320,8 @@ pub struct SelectQuery {
     pub select: Vec<SelectItem>,
     pub from: From,
     pub where_: Option<Condition>,
-    pub group_by: Vec<FieldPath>,
+    /// Fields or date functions (never aggregates: the parser refuses them).
+    pub group_by: Vec<Operand>,
     pub having: Option<Condition>,
     pub order_by: Vec<OrderItem>,
     pub limit: Option<(u64, Pos)>,

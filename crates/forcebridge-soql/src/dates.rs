@@ -7,9 +7,49 @@
 //! Invariant: a range is half-open, `start <= day < end`, and computing one never panics: dates
 //! beyond chrono's calendar saturate at its ends.
 
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate, Timelike, Utc};
+use serde_json::Value as Json;
 
-use crate::ast::{DateLiteral, DateLiteralKind, DateUnit};
+use crate::ast::{DateFunc, DateLiteral, DateLiteralKind, DateUnit};
+use crate::catalog::FieldKind;
+use crate::lexer::{parse_date, parse_datetime};
+
+/// The value of a date function over a date or datetime field value (`None` for null or a value
+/// that does not parse). Numbers for all functions but `DAY_ONLY`, which gives `YYYY-MM-DD`.
+/// Fiscal functions equal calendar ones (fiscal year starting in January); weeks of the month and
+/// of the year count 7-day blocks from the 1st, as Salesforce documents.
+pub fn apply(func: DateFunc, kind: FieldKind, v: &Json) -> Option<Json> {
+    let s = v.as_str()?;
+    let (day, hour) = match kind {
+        FieldKind::DateTime => {
+            let dt = parse_datetime(s)?.with_timezone(&Utc);
+            (dt.date_naive(), Some(dt.hour()))
+        }
+        _ => (parse_date(s.get(..10)?)?, None),
+    };
+    let n = |x: u32| Some(Json::from(x));
+    match func {
+        DateFunc::CalendarMonth | DateFunc::FiscalMonth => n(day.month()),
+        DateFunc::CalendarQuarter | DateFunc::FiscalQuarter => n(day.month0() / 3 + 1),
+        DateFunc::CalendarYear | DateFunc::FiscalYear => Some(Json::from(day.year())),
+        DateFunc::DayInMonth => n(day.day()),
+        DateFunc::DayInWeek => n(day.weekday().num_days_from_sunday() + 1),
+        DateFunc::DayInYear => n(day.ordinal()),
+        DateFunc::DayOnly => Some(Json::String(day.format("%Y-%m-%d").to_string())),
+        DateFunc::HourInDay => hour.map(Json::from),
+        DateFunc::WeekInMonth => n(day.day0() / 7 + 1),
+        DateFunc::WeekInYear => n(day.ordinal0() / 7 + 1),
+    }
+}
+
+/// The type of a date function's value.
+pub fn result_kind(func: DateFunc) -> FieldKind {
+    if func == DateFunc::DayOnly {
+        FieldKind::Date
+    } else {
+        FieldKind::Number
+    }
+}
 
 /// The days `start <= d < end` a date literal stands for, seen from `today`.
 pub fn literal_range(lit: DateLiteral, today: NaiveDate) -> (NaiveDate, NaiveDate) {
@@ -131,6 +171,40 @@ mod tests {
         );
         assert_eq!(r(K::This(DateUnit::Year), 1), (d("2024-01-01"), d("2025-01-01")));
         assert_eq!(r(K::Last(DateUnit::Year), 1), (d("2023-01-01"), d("2024-01-01")));
+    }
+
+    #[test]
+    fn date_functions() {
+        let dt = Json::from("2024-02-10T23:30:00.000+0000");
+        let d = Json::from("2024-02-10");
+        let f = |func, kind, v: &Json| apply(func, kind, v);
+        assert_eq!(
+            f(DateFunc::CalendarYear, FieldKind::DateTime, &dt),
+            Some(Json::from(2024))
+        );
+        assert_eq!(
+            f(DateFunc::CalendarMonth, FieldKind::Date, &d),
+            Some(Json::from(2))
+        );
+        assert_eq!(
+            f(DateFunc::CalendarQuarter, FieldKind::Date, &d),
+            Some(Json::from(1))
+        );
+        assert_eq!(f(DateFunc::DayInMonth, FieldKind::Date, &d), Some(Json::from(10)));
+        // 2024-02-10 is a Saturday.
+        assert_eq!(f(DateFunc::DayInWeek, FieldKind::Date, &d), Some(Json::from(7)));
+        assert_eq!(f(DateFunc::DayInYear, FieldKind::Date, &d), Some(Json::from(41)));
+        assert_eq!(
+            f(DateFunc::DayOnly, FieldKind::DateTime, &dt),
+            Some(Json::from("2024-02-10"))
+        );
+        assert_eq!(
+            f(DateFunc::HourInDay, FieldKind::DateTime, &dt),
+            Some(Json::from(23))
+        );
+        assert_eq!(f(DateFunc::WeekInMonth, FieldKind::Date, &d), Some(Json::from(2)));
+        assert_eq!(f(DateFunc::WeekInYear, FieldKind::Date, &d), Some(Json::from(6)));
+        assert_eq!(f(DateFunc::CalendarYear, FieldKind::Date, &Json::Null), None);
     }
 
     #[test]

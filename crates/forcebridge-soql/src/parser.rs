@@ -9,8 +9,8 @@
 //! is `MALFORMED_QUERY` at the offending token.
 
 use crate::ast::{
-    AggCall, AggFunc, CmpOp, Condition, DateLiteral, DateLiteralKind, DateUnit, FieldPath, FieldsKind, From,
-    Ident, InList, Literal, Operand, OrderItem, SelectItem, SelectQuery, Value,
+    AggCall, AggFunc, CmpOp, Condition, DateCall, DateFunc, DateLiteral, DateLiteralKind, DateUnit,
+    FieldPath, FieldsKind, From, Ident, InList, Literal, Operand, OrderItem, SelectItem, SelectQuery, Value,
 };
 use crate::error::{Pos, SoqlError};
 use crate::lexer::{Tok, Token, lex};
@@ -202,7 +202,15 @@ impl Parser<'_> {
                 return Err(self.unexpected());
             }
             loop {
-                q.group_by.push(self.field_path()?);
+                let item = self.operand()?;
+                if let Operand::Aggregate(call) = &item {
+                    return Err(SoqlError::malformed_at(
+                        self.text,
+                        call.pos,
+                        "aggregate functions are not allowed in GROUP BY",
+                    ));
+                }
+                q.group_by.push(item);
                 if !self.eat(&Tok::Comma) {
                     break;
                 }
@@ -319,6 +327,11 @@ impl Parser<'_> {
                 self.expect(&Tok::RParen)?;
                 return Ok(SelectItem::Fields { kind, pos });
             }
+            if DateFunc::from_name(&name).is_some() {
+                let call = self.date_call()?;
+                let alias = self.alias()?;
+                return Ok(SelectItem::Date { call, alias });
+            }
             let call = self.agg_call()?;
             let alias = self.alias()?;
             return Ok(SelectItem::Aggregate { call, alias });
@@ -416,10 +429,39 @@ impl Parser<'_> {
     }
 
     fn operand(&mut self) -> Result<Operand, SoqlError> {
-        if matches!(self.peek(), Tok::Ident(_)) && matches!(self.peek_at(1), Tok::LParen) {
+        if let Tok::Ident(name) = self.peek()
+            && matches!(self.peek_at(1), Tok::LParen)
+        {
+            if DateFunc::from_name(name).is_some() {
+                return Ok(Operand::Date(self.date_call()?));
+            }
             return Ok(Operand::Aggregate(self.agg_call()?));
         }
         Ok(Operand::Field(self.field_path()?))
+    }
+
+    /// `CALENDAR_YEAR(field)` or `CALENDAR_YEAR(convertTimezone(field))`.
+    fn date_call(&mut self) -> Result<DateCall, SoqlError> {
+        let name = self.ident()?;
+        let Some(func) = DateFunc::from_name(&name.name) else {
+            return Err(SoqlError::unexpected(self.text, name.pos, &name.name));
+        };
+        self.expect(&Tok::LParen)?;
+        let converted = self.is_kw("convertTimezone") && matches!(self.peek_at(1), Tok::LParen);
+        if converted {
+            self.advance();
+            self.advance();
+        }
+        let arg = self.field_path()?;
+        if converted {
+            self.expect(&Tok::RParen)?;
+        }
+        self.expect(&Tok::RParen)?;
+        Ok(DateCall {
+            func,
+            arg,
+            pos: name.pos,
+        })
     }
 
     fn order_item(&mut self) -> Result<OrderItem, SoqlError> {

@@ -156,3 +156,60 @@ fn ungrouped_fields_and_bad_aggregates_are_refused() {
     let e = f.cat.err("SELECT COUNT(), Name FROM Account");
     assert_eq!(e.code(), "MALFORMED_QUERY");
 }
+
+#[test]
+fn date_functions_group_filter_and_order() {
+    let f = fixture();
+    // CreatedDate: Acme and Globex in May 2024, Initech in January 2024, acme Labs in December 2023.
+    let rows = f.cat.rows(
+        "SELECT CALENDAR_YEAR(CreatedDate), CALENDAR_MONTH(CreatedDate) m, COUNT(Id) FROM Account \
+         GROUP BY CALENDAR_YEAR(CreatedDate), CALENDAR_MONTH(CreatedDate) \
+         ORDER BY CALENDAR_YEAR(CreatedDate) DESC, CALENDAR_MONTH(CreatedDate) DESC",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            json!({"attributes": {"type": "AggregateResult"}, "expr0": 2024, "m": 5, "expr1": 2}),
+            json!({"attributes": {"type": "AggregateResult"}, "expr0": 2024, "m": 1, "expr1": 1}),
+            json!({"attributes": {"type": "AggregateResult"}, "expr0": 2023, "m": 12, "expr1": 1}),
+        ]
+    );
+    let names = f.cat.col(
+        "SELECT Name FROM Account WHERE CALENDAR_YEAR(CreatedDate) = 2024 AND DAY_IN_WEEK(CreatedDate) = 4 \
+         ORDER BY Name",
+        "Name",
+    );
+    // 2024-05-15 and 2024-01-10 are both Wednesdays (day 4, counting from Sunday = 1).
+    assert_eq!(names, ["Acme", "Initech"]);
+    let names = f.cat.col(
+        "SELECT Name FROM Account WHERE DAY_ONLY(CreatedDate) = 2024-05-14 OR HOUR_IN_DAY(convertTimezone(CreatedDate)) = 10",
+        "Name",
+    );
+    assert_eq!(names, ["Globex", "Initech"]);
+    let rows = f.cat.rows(
+        "SELECT DAY_ONLY(CreatedDate) d, COUNT(Id) n FROM Account GROUP BY DAY_ONLY(CreatedDate) \
+         HAVING DAY_ONLY(CreatedDate) > 2024-01-01 ORDER BY DAY_ONLY(CreatedDate)",
+    );
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["d"], "2024-01-10");
+    assert_eq!(rows[2]["d"], "2024-05-15");
+    let e = f.cat.err("SELECT CALENDAR_YEAR(CreatedDate) FROM Account");
+    assert!(
+        e.message
+            .ends_with("Field must be grouped or aggregated: CALENDAR_YEAR(CreatedDate)"),
+        "{}",
+        e.message
+    );
+    let e = f
+        .cat
+        .err("SELECT Id FROM Account WHERE CALENDAR_YEAR(Name) = 2024");
+    assert_eq!(e.code(), "MALFORMED_QUERY");
+    let e = f
+        .cat
+        .err("SELECT Id FROM Account WHERE HOUR_IN_DAY(SLA_Expiry__c) = 1");
+    assert_eq!(e.code(), "MALFORMED_QUERY");
+    let e = f
+        .cat
+        .err("SELECT Id FROM Account WHERE CALENDAR_YEAR(CreatedDate) = '2024'");
+    assert_eq!(e.code(), "INVALID_FIELD");
+}

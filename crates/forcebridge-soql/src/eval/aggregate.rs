@@ -8,6 +8,7 @@
 //! distinct aggregate expression — and HAVING and ORDER BY read those slots only, so grouping
 //! happens in one pass over the filtered records.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use indexmap::IndexMap;
@@ -20,7 +21,7 @@ use crate::error::{SoqlError, SoqlErrorKind};
 
 use super::filter::{Compiler, Getter, Row, Scalar, Target, cmp_scalar, scalar};
 use super::resolve::Resolved;
-use super::{Ctx, OrderKey, compare_keys, page, to_usize};
+use super::{Ctx, OrderKey, RecordRow, compare_keys, page, to_usize};
 
 /// One distinct aggregate expression.
 struct Spec {
@@ -122,11 +123,53 @@ fn keep_extreme(cur: &mut Option<(Scalar, Json)>, kind: FieldKind, v: &Json, wan
 struct SlotRow<'r>(&'r [Json]);
 
 impl Row for SlotRow<'_> {
-    fn get(&self, getter: &Getter) -> Option<&Json> {
+    fn get(&self, getter: &Getter) -> Option<Cow<'_, Json>> {
         match getter {
-            Getter::Slot(i) => self.0.get(*i).filter(|v| !v.is_null()),
-            Getter::Path(_) => None,
+            Getter::Slot(i) => self.0.get(*i).filter(|v| !v.is_null()).map(Cow::Borrowed),
+            Getter::Path(_) | Getter::Date(..) => None,
         }
+    }
+}
+
+/// One GROUP BY expression: how to read it from a record, its type, its matching key, its name.
+struct GroupExpr {
+    getter: Getter,
+    kind: FieldKind,
+    key: String,
+    name: String,
+}
+
+/// The GROUP BY expression `op` (a field or a date function).
+fn group_expr(
+    ctx: &Ctx<'_>,
+    object: &str,
+    alias: Option<&str>,
+    op: &Operand,
+) -> Result<GroupExpr, SoqlError> {
+    match op {
+        Operand::Field(path) => {
+            let r = ctx.resolve(object, alias, path)?;
+            Ok(GroupExpr {
+                kind: r.field.kind,
+                key: r.key(),
+                name: r.column_name().to_string(),
+                getter: Getter::Path(r),
+            })
+        }
+        Operand::Date(call) => {
+            let (t, key) = ctx.date_target(object, alias, call)?;
+            Ok(GroupExpr {
+                getter: t.getter,
+                kind: t.kind,
+                key,
+                name: t.name,
+            })
+        }
+        Operand::Aggregate(call) => Err(SoqlError::malformed_at(
+            ctx.text,
+            call.pos,
+            "aggregate functions are not allowed in GROUP BY",
+        )),
     }
 }
 
@@ -139,18 +182,20 @@ struct Column {
 /// Plans and runs an aggregate query over `object`.
 pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryOutput, SoqlError> {
     let alias = q.from.alias.as_ref().map(|a| a.name.as_str());
-    let mut group = Vec::new();
-    for path in &q.group_by {
-        let r = ctx.resolve(object, alias, path)?;
-        if !r.field.groupable || r.field.kind == FieldKind::Unfilterable {
+    let mut group: Vec<GroupExpr> = Vec::new();
+    for op in &q.group_by {
+        let g = group_expr(ctx, object, alias, op)?;
+        if let Getter::Path(r) = &g.getter
+            && (!r.field.groupable || r.field.kind == FieldKind::Unfilterable)
+        {
             return Err(SoqlError::at(
                 SoqlErrorKind::InvalidField,
                 ctx.text,
-                path.pos(),
+                op.pos(),
                 &format!("field '{}' can not be grouped in a query call", r.field.name),
             ));
         }
-        group.push(r);
+        group.push(g);
     }
     let mut specs: Vec<Spec> = Vec::new();
     let mut columns = Vec::new();
@@ -159,7 +204,7 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
         match item {
             SelectItem::Field { path, alias: a } => {
                 let r = ctx.resolve(object, alias, path)?;
-                let Some(gi) = group.iter().position(|g| g.key() == r.key()) else {
+                let Some(gi) = group.iter().position(|g| g.key == r.key()) else {
                     return Err(SoqlError::malformed_at(
                         ctx.text,
                         path.pos(),
@@ -186,6 +231,24 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
                     slot: group.len() + si,
                     name,
                 });
+            }
+            SelectItem::Date { call, alias: a } => {
+                let (t, key) = ctx.date_target(object, alias, call)?;
+                let Some(gi) = group.iter().position(|g| g.key == key) else {
+                    return Err(SoqlError::malformed_at(
+                        ctx.text,
+                        call.pos,
+                        &format!("Field must be grouped or aggregated: {}", t.name),
+                    ));
+                };
+                let name = match a {
+                    Some(a) => a.name.clone(),
+                    None => {
+                        unaliased += 1;
+                        format!("expr{}", unaliased - 1)
+                    }
+                };
+                columns.push(Column { slot: gi, name });
             }
             SelectItem::Subquery(sub) => {
                 return Err(SoqlError::malformed_at(
@@ -215,20 +278,20 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
     // HAVING and ORDER BY read slots: grouped fields or aggregates (added if not selected).
     let mut slot_target = |op: &Operand, ordered: bool| -> Result<Target, SoqlError> {
         match op {
-            Operand::Field(path) => {
-                let r = ctx.resolve(object, alias, path)?;
-                let Some(gi) = group.iter().position(|g| g.key() == r.key()) else {
+            Operand::Field(_) | Operand::Date(_) => {
+                let g = group_expr(ctx, object, alias, op)?;
+                let Some(gi) = group.iter().position(|x| x.key == g.key) else {
                     let what = if ordered { "Ordered field" } else { "Field" };
                     return Err(SoqlError::malformed_at(
                         ctx.text,
-                        path.pos(),
-                        &format!("{what} must be grouped or aggregated: {}", r.field.name),
+                        op.pos(),
+                        &format!("{what} must be grouped or aggregated: {}", g.name),
                     ));
                 };
                 Ok(Target {
                     getter: Getter::Slot(gi),
-                    kind: r.field.kind,
-                    name: r.field.name,
+                    kind: g.kind,
+                    name: g.name,
                     filterable: true,
                 })
             }
@@ -275,19 +338,23 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
         if !ctx.keep(filter.as_ref(), object, rec) {
             continue;
         }
-        let values: Vec<Option<&Json>> = group.iter().map(|g| ctx.value(object, rec, g)).collect();
+        let row = RecordRow { ctx, object, rec };
+        let values: Vec<Option<Cow<'_, Json>>> = group.iter().map(|g| row.get(&g.getter)).collect();
         let key: Vec<String> = values
             .iter()
             .zip(group.iter())
-            .map(|(v, g)| match v.and_then(|j| scalar(g.field.kind, j)) {
+            .map(|(v, g)| match v.as_deref().and_then(|j| scalar(g.kind, j)) {
                 Some(Scalar::Str(s) | Scalar::Id(s)) => s,
-                Some(_) => v.map_or_else(String::new, |j| j.to_string()),
+                Some(_) => v.as_deref().map_or_else(String::new, Json::to_string),
                 None => "\u{0}null".to_string(),
             })
             .collect();
         let entry = groups.entry(key).or_insert_with(|| {
             (
-                values.iter().map(|v| v.cloned().unwrap_or(Json::Null)).collect(),
+                values
+                    .iter()
+                    .map(|v| v.as_deref().cloned().unwrap_or(Json::Null))
+                    .collect(),
                 specs.iter().map(|s| Acc::new(s.func)).collect(),
             )
         });
@@ -318,7 +385,7 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
             .map(|row| {
                 let keys = order
                     .iter()
-                    .map(|k| SlotRow(&row).get(&k.getter).and_then(|v| scalar(k.kind, v)))
+                    .map(|k| SlotRow(&row).get(&k.getter).and_then(|v| scalar(k.kind, &v)))
                     .collect();
                 (keys, row)
             })

@@ -9,6 +9,7 @@
 //! Invariant: SOQL null semantics — `= null` matches missing values, `!= x` matches them too, every
 //! other comparison with a missing value is false.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
@@ -24,17 +25,19 @@ use crate::lexer::{parse_date, parse_datetime};
 
 use super::Ctx;
 
-/// Where a leaf reads its value: a resolved path (WHERE) or a computed column (HAVING).
+/// Where a leaf reads its value: a resolved path or a date function over one (WHERE, ORDER BY),
+/// or a computed column (HAVING, ORDER BY of aggregate queries).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Getter {
     Path(super::resolve::Resolved),
+    Date(crate::ast::DateFunc, super::resolve::Resolved),
     Slot(usize),
 }
 
 /// Rows a filter can read from.
 pub trait Row {
-    /// The non-null value the getter reads, if any.
-    fn get(&self, getter: &Getter) -> Option<&Json>;
+    /// The non-null value the getter reads, if any (computed values are owned).
+    fn get(&self, getter: &Getter) -> Option<Cow<'_, Json>>;
 }
 
 /// A compiled condition.
@@ -288,7 +291,7 @@ impl Filter {
                 op,
                 value,
             } => {
-                let v = row.get(getter).and_then(|j| scalar(*kind, j));
+                let v = row.get(getter).and_then(|j| scalar(*kind, &j));
                 compare(*op, v.as_ref(), value)
             }
             Filter::In {
@@ -297,18 +300,19 @@ impl Filter {
                 negated,
                 values,
             } => {
-                let v = row.get(getter).and_then(|j| scalar(*kind, j));
+                let v = row.get(getter).and_then(|j| scalar(*kind, &j));
                 let hit = values.iter().any(|lit| compare(CmpOp::Eq, v.as_ref(), lit));
                 hit != *negated
             }
             Filter::IdSet { getter, negated, ids } => {
                 let hit = row
                     .get(getter)
+                    .as_deref()
                     .and_then(Json::as_str)
                     .is_some_and(|s| ids.contains(&ids::key(s)));
                 hit != *negated
             }
-            Filter::Like { getter, pattern } => match row.get(getter) {
+            Filter::Like { getter, pattern } => match row.get(getter).as_deref() {
                 Some(Json::String(s)) => like_match(pattern, s),
                 Some(Json::Null) | None => false,
                 Some(other) => like_match(pattern, &other.to_string()),
@@ -320,6 +324,7 @@ impl Filter {
             } => {
                 let have = row
                     .get(getter)
+                    .as_deref()
                     .and_then(Json::as_str)
                     .map(multi)
                     .unwrap_or_default();

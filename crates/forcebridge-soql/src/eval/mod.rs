@@ -13,14 +13,16 @@ mod aggregate;
 mod filter;
 mod resolve;
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use serde_json::{Map, Value as Json};
 
-use crate::ast::{AggFunc, FieldsKind, Operand, SelectItem, SelectQuery};
+use crate::ast::{AggFunc, DateCall, DateFunc, FieldsKind, Operand, SelectItem, SelectQuery};
 use crate::catalog::{Catalog, FieldInfo, FieldKind, Record};
+use crate::dates;
 use crate::error::{SoqlError, SoqlErrorKind};
 use crate::ids;
 use crate::{ExecOptions, QueryOutput};
@@ -66,9 +68,14 @@ struct RecordRow<'c, 'a> {
 }
 
 impl Row for RecordRow<'_, '_> {
-    fn get(&self, getter: &Getter) -> Option<&Json> {
+    fn get(&self, getter: &Getter) -> Option<Cow<'_, Json>> {
         match getter {
-            Getter::Path(p) => self.ctx.value(self.object, self.rec, p),
+            Getter::Path(p) => self.ctx.value(self.object, self.rec, p).map(Cow::Borrowed),
+            Getter::Date(func, p) => self
+                .ctx
+                .value(self.object, self.rec, p)
+                .and_then(|v| dates::apply(*func, p.field.kind, v))
+                .map(Cow::Owned),
             Getter::Slot(_) => None,
         }
     }
@@ -188,7 +195,10 @@ impl<'a> Ctx<'a> {
     fn run(&self, q: &SelectQuery) -> Result<QueryOutput, SoqlError> {
         let object = self.object_of(q)?;
         check_offset(q)?;
-        let has_agg = q.select.iter().any(|i| matches!(i, SelectItem::Aggregate { .. }));
+        let has_agg = q
+            .select
+            .iter()
+            .any(|i| matches!(i, SelectItem::Aggregate { .. } | SelectItem::Date { .. }));
         if has_agg || !q.group_by.is_empty() {
             if let [SelectItem::Aggregate { call, alias: None }] = q.select.as_slice()
                 && call.func == AggFunc::Count
@@ -278,7 +288,48 @@ impl<'a> Ctx<'a> {
                 call.pos,
                 "Aggregate functions are not allowed in the WHERE clause; use HAVING",
             )),
+            Operand::Date(call) => Ok(self.date_target(object, alias, call)?.0),
         }
+    }
+
+    /// The target of a date function, and a key equal for two calls of one function on one field.
+    fn date_target(
+        &self,
+        object: &str,
+        alias: Option<&str>,
+        call: &DateCall,
+    ) -> Result<(Target, String), SoqlError> {
+        let r = self.resolve(object, alias, &call.arg)?;
+        let needs_datetime = matches!(call.func, DateFunc::HourInDay | DateFunc::DayOnly);
+        let ok = match r.field.kind {
+            FieldKind::DateTime => true,
+            FieldKind::Date => !needs_datetime,
+            _ => false,
+        };
+        if !ok {
+            let wanted = if needs_datetime {
+                "dateTime"
+            } else {
+                "date or dateTime"
+            };
+            return Err(SoqlError::malformed_at(
+                self.text,
+                call.pos,
+                &format!(
+                    "{}() applies to {wanted} fields only, and {} is not one",
+                    call.func.name(),
+                    r.field.name
+                ),
+            ));
+        }
+        let key = format!("{}({})", call.func.name(), r.key());
+        let target = Target {
+            kind: dates::result_kind(call.func),
+            name: format!("{}({})", call.func.name(), r.field.name),
+            filterable: true,
+            getter: Getter::Date(call.func, r),
+        };
+        Ok((target, key))
     }
 
     /// The compiled WHERE clause of `q` over `object`.
@@ -434,6 +485,13 @@ impl<'a> Ctx<'a> {
                     otherwise,
                     ..
                 } => nodes.push(self.plan_type_of(&object, relationship, whens, otherwise.as_deref())?),
+                SelectItem::Date { call, .. } => {
+                    return Err(SoqlError::malformed_at(
+                        self.text,
+                        call.pos,
+                        "date functions in SELECT need GROUP BY; they are not supported in a child relationship subquery",
+                    ));
+                }
                 SelectItem::Aggregate { call, .. } => {
                     // Only reachable for child subqueries, which `run` does not route to aggregates.
                     return Err(SoqlError::malformed_at(
@@ -450,7 +508,7 @@ impl<'a> Ctx<'a> {
             let t = self.field_target(&object, alias, &item.operand)?;
             let sortable = match &t.getter {
                 Getter::Path(r) => r.field.sortable && r.field.kind != FieldKind::Unfilterable,
-                Getter::Slot(_) => true,
+                Getter::Date(..) | Getter::Slot(_) => true,
             };
             if !sortable {
                 return Err(SoqlError::at(
@@ -590,7 +648,7 @@ impl<'a> Ctx<'a> {
                     let keys = plan
                         .order
                         .iter()
-                        .map(|k| row.get(&k.getter).and_then(|v| scalar(k.kind, v)))
+                        .map(|k| row.get(&k.getter).and_then(|v| scalar(k.kind, &v)))
                         .collect();
                     (keys, *rec)
                 })
