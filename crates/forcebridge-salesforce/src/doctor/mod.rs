@@ -268,14 +268,23 @@ impl Client {
         for need in &needs.objects {
             match self.describe(&need.name).await {
                 Ok(d) => report.findings.extend(check_object(need, &d)),
-                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidInput | ErrorKind::Permission) => {
-                    report.findings.push(finding(&need.name, None, Problem::ObjectMissing));
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::NotFound | ErrorKind::InvalidInput | ErrorKind::Permission
+                    ) =>
+                {
+                    report
+                        .findings
+                        .push(finding(&need.name, None, Problem::ObjectMissing));
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::Other | ErrorKind::Duplicate) => {
                     report.findings.push(finding(
                         &need.name,
                         None,
-                        Problem::CheckFailed { reason: e.to_string() },
+                        Problem::CheckFailed {
+                            reason: e.to_string(),
+                        },
                     ));
                 }
                 Err(e) => return Err(e),
@@ -307,7 +316,12 @@ mod tests {
     fn reports_what_is_missing_in_words() {
         let need = ObjectNeed {
             name: "Lead".into(),
-            operations: vec![Operation::Read, Operation::Create, Operation::Update, Operation::Delete],
+            operations: vec![
+                Operation::Read,
+                Operation::Create,
+                Operation::Update,
+                Operation::Delete,
+            ],
             fields: vec![
                 FieldNeed::edit("lastname"),
                 FieldNeed::edit("Title"),
@@ -321,10 +335,21 @@ mod tests {
         let msgs: Vec<&str> = f.iter().map(|x| x.message.as_str()).collect();
         assert_eq!(f.len(), 5, "{msgs:#?}");
         assert!(msgs.contains(&"Lead: the integration user cannot delete records — add Delete access on Lead in its permission set"));
-        assert!(msgs.contains(&"Lead.Title: the integration user cannot edit it — add Edit access in its permission set"));
-        assert!(msgs.iter().any(|m| m.starts_with("Lead.Secret__c: the field does not exist")));
-        assert!(msgs.iter().any(|m| m.starts_with("Lead.Score__c: it is a formula")));
-        assert!(msgs.iter().any(|m| m.starts_with("Lead.Email: it is not an External ID")));
+        assert!(msgs.contains(
+            &"Lead.Title: the integration user cannot edit it — add Edit access in its permission set"
+        ));
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("Lead.Secret__c: the field does not exist"))
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("Lead.Score__c: it is a formula"))
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("Lead.Email: it is not an External ID"))
+        );
     }
 
     #[test]

@@ -137,3 +137,56 @@ pub async fn authorize(h: &EmulatorHandle, url: &str) -> (String, String) {
     let q: std::collections::HashMap<_, _> = back.query_pairs().into_owned().collect();
     (q["code"].clone(), q["state"].clone())
 }
+
+/// Adds a custom object `Track__c` (copied from Account's shape) with an external id
+/// `Slug__c` — the schema the seeds' recipes provision — straight into the emulator's org.
+pub fn add_track_object(h: &EmulatorHandle) {
+    use forcebridge_emulator::schema::{FieldDef, FieldType};
+    let mut org = h.state().org_write();
+    let mut def = org.schema.object("Account").cloned().expect("Account exists");
+    def.name = "Track__c".into();
+    def.label = "Track".into();
+    def.label_plural = "Tracks".into();
+    def.key_prefix = "a01".into();
+    def.custom = true;
+    def.fields.retain(|k, _| {
+        matches!(
+            k.as_str(),
+            "Id" | "Name"
+                | "IsDeleted"
+                | "CreatedDate"
+                | "LastModifiedDate"
+                | "SystemModstamp"
+                | "OwnerId"
+                | "CreatedById"
+                | "LastModifiedById"
+        )
+    });
+    def.fields.insert(
+        "Slug__c".into(),
+        FieldDef::new("Slug__c", "Slug", FieldType::String)
+            .external_id()
+            .unique()
+            .len(255),
+    );
+    def.fields.insert(
+        "Score__c".into(),
+        FieldDef::new("Score__c", "Score", FieldType::Double),
+    );
+    org.schema.insert(def);
+}
+
+/// Seeds `n` Accounts named `Seed 00000`.. through the control API.
+pub async fn seed_accounts(h: &EmulatorHandle, n: usize) {
+    let rows: Vec<Value> = (0..n).map(|i| json!({"Name": format!("Seed {i:05}")})).collect();
+    for chunk in rows.chunks(5000) {
+        let (status, body) = control(
+            h,
+            reqwest::Method::POST,
+            "records/Account",
+            Value::Array(chunk.to_vec()),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+}
