@@ -65,7 +65,10 @@ fn substitute(text: &str, results: &HashMap<String, Value>) -> Result<String, St
             return Ok(out);
         };
         let expr = &after[..end];
-        let (reference, path) = expr.split_once('.').unwrap_or((expr, ""));
+        // `ref.path`, `ref[0].path` (a Collections result is an array).
+        let cut = expr.find(['.', '[']).unwrap_or(expr.len());
+        let reference = &expr[..cut];
+        let path = expr[cut..].strip_prefix('.').unwrap_or(&expr[cut..]);
         let value = results.get(reference).and_then(|body| {
             if path.is_empty() {
                 Some(body)
@@ -240,7 +243,7 @@ pub fn run(ctx: &Ctx<'_>, tx: &mut Tx<'_>, body: Body<'_>) -> Result<Reply, SfEr
         let (url, sub_body) = match resolved {
             Ok(x) => x,
             Err(expr) => {
-                let reference_name = expr.split('.').next().unwrap_or_default();
+                let reference_name = expr.split(['.', '[']).next().unwrap_or_default();
                 out.push(halted(
                     reference,
                     format!(

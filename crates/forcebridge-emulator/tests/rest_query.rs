@@ -1,0 +1,127 @@
+//! SOQL over REST: `query`, `queryMore` through `nextRecordsUrl` across several pages with
+//! `Sforce-Query-Options: batchSize`, `queryAll` seeing deleted rows, and query errors as 400s.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn seed_leads(app: &App, n: usize) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(200) {
+        let records: Vec<Value> = chunk
+            .iter()
+            .map(|i| json!({"attributes": {"type": "Lead"}, "LastName": format!("L{i:04}"), "Company": "C"}))
+            .collect();
+        let (status, body) = app.post("composite/sobjects", json!({"records": records})).await;
+        assert_eq!(status, 200);
+        assert!(
+            body.as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["success"] == json!(true))
+        );
+    }
+}
+
+#[tokio::test]
+async fn query_more_pages_through_a_cursor() {
+    let app = spawn().await;
+    seed_leads(&app, 450).await;
+    let (status, first) = app
+        .send(
+            app.req(reqwest::Method::GET, "query")
+                .header("Sforce-Query-Options", "batchSize=200")
+                .query(&[("q", "SELECT Id, LastName FROM Lead ORDER BY LastName")]),
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["totalSize"], json!(450));
+    assert_eq!(first["done"], json!(false));
+    assert_eq!(first["records"].as_array().unwrap().len(), 200);
+    assert_eq!(first["records"][0]["LastName"], json!("L0000"));
+    assert_eq!(first["records"][0]["attributes"]["type"], json!("Lead"));
+    let next = first["nextRecordsUrl"].as_str().unwrap().to_string();
+    assert!(next.starts_with("/services/data/v66.0/query/01g"), "{next}");
+    assert!(next.ends_with("-200"), "{next}");
+
+    let (status, second) = app.get(&next).await;
+    assert_eq!(status, 200);
+    assert_eq!(second["records"].as_array().unwrap().len(), 200);
+    assert_eq!(second["records"][0]["LastName"], json!("L0200"));
+    assert_eq!(second["totalSize"], json!(450));
+    let next = second["nextRecordsUrl"].as_str().unwrap().to_string();
+    assert!(next.ends_with("-400"));
+    let (_, third) = app.get(&next).await;
+    assert_eq!(third["done"], json!(true));
+    assert!(third.get("nextRecordsUrl").is_none());
+    assert_eq!(third["records"].as_array().unwrap().len(), 50);
+    assert_eq!(third["records"][49]["LastName"], json!("L0449"));
+
+    // Without the header the batch is 2000: one page.
+    let (_, all) = app.query("SELECT Id FROM Lead").await;
+    assert_eq!(all["done"], json!(true));
+    assert_eq!(all["records"].as_array().unwrap().len(), 450);
+
+    let resp = app.get("query/01g5g0000000000AAA-200").await;
+    assert_error(&resp, 400, "INVALID_QUERY_LOCATOR");
+}
+
+#[tokio::test]
+async fn query_all_sees_deleted_records() {
+    let app = spawn().await;
+    let keep = app.create("Account", json!({"Name": "Keep"})).await;
+    let gone = app.create("Account", json!({"Name": "Gone"})).await;
+    let (status, _) = app.delete(&format!("sobjects/Account/{gone}")).await;
+    assert_eq!(status, 204);
+    let (_, live) = app.query("SELECT Id, Name FROM Account").await;
+    assert_eq!(live["totalSize"], json!(1));
+    assert_eq!(live["records"][0]["Id"], json!(keep));
+    let (status, all) = app
+        .send(
+            app.req(reqwest::Method::GET, "queryAll")
+                .query(&[("q", "SELECT Id, IsDeleted FROM Account ORDER BY Name")]),
+        )
+        .await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["totalSize"], json!(2));
+    assert_eq!(all["records"][0]["Id"], json!(gone));
+    assert_eq!(all["records"][0]["IsDeleted"], json!(true));
+}
+
+#[tokio::test]
+async fn relationship_queries_see_the_schema() {
+    let app = spawn().await;
+    let account = app.create("Account", json!({"Name": "Acme"})).await;
+    app.create("Contact", json!({"LastName": "Doe", "AccountId": account}))
+        .await;
+    let (status, body) = app
+        .query("SELECT Name, Account.Name, Owner.Username FROM Contact WHERE Account.Name = 'Acme'")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["records"][0]["Account"]["Name"], json!("Acme"));
+    assert_eq!(
+        body["records"][0]["Owner"]["Username"],
+        json!(forcebridge_emulator::config::DEFAULT_USERNAME)
+    );
+    let (status, body) = app
+        .query("SELECT Name, (SELECT LastName FROM Contacts) FROM Account")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["records"][0]["Contacts"]["records"][0]["LastName"],
+        json!("Doe")
+    );
+}
+
+#[tokio::test]
+async fn query_errors_are_400s() {
+    let app = spawn().await;
+    let resp = app.query("SELEC Id FROM Lead").await;
+    assert_error(&resp, 400, "MALFORMED_QUERY");
+    let resp = app.query("SELECT Nope FROM Lead").await;
+    assert_error(&resp, 400, "INVALID_FIELD");
+    let resp = app.query("SELECT Id FROM Nope__c").await;
+    assert_error(&resp, 400, "INVALID_TYPE");
+    let resp = app.get("query").await;
+    assert_error(&resp, 400, "MALFORMED_QUERY");
+}
