@@ -158,7 +158,6 @@ pub(crate) struct Inner {
 #[derive(Debug, Clone)]
 pub(crate) enum Body {
     Json(Bytes),
-    Csv(Bytes),
     Xml(Bytes),
 }
 
@@ -320,7 +319,6 @@ impl Client {
         }
         rb = match &req.body {
             Some(Body::Json(b)) => rb.header("Content-Type", "application/json").body(b.clone()),
-            Some(Body::Csv(b)) => rb.header("Content-Type", "text/csv").body(b.clone()),
             Some(Body::Xml(b)) => rb
                 .header("Content-Type", "text/xml; charset=utf-8")
                 .header("SOAPAction", "\"\"")

@@ -376,7 +376,8 @@ pub(crate) fn parse_error_body(body: &[u8]) -> Vec<ApiErrorDetail> {
     {
         return vec![one];
     }
-    let snippet: String = String::from_utf8_lossy(body).chars().take(300).collect();
+    // Long enough to keep a whole SOAP fault envelope, short enough for a log line.
+    let snippet: String = String::from_utf8_lossy(body).chars().take(2000).collect();
     vec![ApiErrorDetail {
         error_code: String::new(),
         message: snippet,

@@ -19,8 +19,8 @@ use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::stream::{self, BoxStream, Stream, StreamExt};
 use futures::SinkExt;
+use futures::stream::{self, BoxStream, Stream, StreamExt};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -90,10 +90,14 @@ impl IngestSpec {
             }
         }
         if self.operation == BulkOperation::Upsert && self.external_id_field.is_none() {
-            return Err(Error::InvalidInput("a bulk upsert needs external_id_field".into()));
+            return Err(Error::InvalidInput(
+                "a bulk upsert needs external_id_field".into(),
+            ));
         }
         if self.max_upload_bytes < 1024 {
-            return Err(Error::InvalidInput("max_upload_bytes must be at least 1024".into()));
+            return Err(Error::InvalidInput(
+                "max_upload_bytes must be at least 1024".into(),
+            ));
         }
         Ok(())
     }
@@ -208,7 +212,9 @@ fn cells(columns: &[String], record: &Map<String, Value>, row: u64) -> Result<Ve
 }
 
 fn csv_line(cells: &[String]) -> Result<Vec<u8>> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
     w.write_record(cells)
         .map_err(|e| Error::InvalidInput(format!("cannot encode a CSV row: {e}")))?;
     w.into_inner()
@@ -237,7 +243,8 @@ impl RowMap {
     /// Records input row `index` (within the job) with its cells.
     pub fn push(&mut self, cells: &[String]) {
         let index = u32::try_from(self.used.len()).unwrap_or(u32::MAX);
-        self.entries.push((fingerprint(cells.iter().map(String::as_str)), index));
+        self.entries
+            .push((fingerprint(cells.iter().map(String::as_str)), index));
         self.used.push(false);
         self.sorted = false;
     }
@@ -313,9 +320,7 @@ pub fn map_results(
     let pos = |name: &str| headers.iter().position(|h| h == name);
     let col_pos: Vec<usize> = columns
         .iter()
-        .map(|c| {
-            pos(c).ok_or_else(|| Error::decode("bulk results", format!("column {c} missing"), csv_body))
-        })
+        .map(|c| pos(c).ok_or_else(|| Error::decode("bulk results", format!("column {c} missing"), csv_body)))
         .collect::<Result<_>>()?;
     let id_pos = pos("sf__Id");
     let created_pos = pos("sf__Created");
@@ -328,11 +333,16 @@ pub fn map_results(
             tracing::warn!("a bulk result row matches no uploaded row; it is ignored");
             continue;
         };
-        let id = id_pos.and_then(|i| rec.get(i)).filter(|s| !s.is_empty()).map(str::to_string);
+        let id = id_pos
+            .and_then(|i| rec.get(i))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         let outcome = match kind {
             ResultKind::Successful => RowOutcome::Success {
                 id: id.unwrap_or_default(),
-                created: created_pos.and_then(|i| rec.get(i)).is_some_and(|s| s.eq_ignore_ascii_case("true")),
+                created: created_pos
+                    .and_then(|i| rec.get(i))
+                    .is_some_and(|s| s.eq_ignore_ascii_case("true")),
             },
             ResultKind::Failed => RowOutcome::Failed {
                 id,
@@ -364,7 +374,8 @@ impl Client {
     }
 
     async fn set_ingest_state(&self, job_id: &str, state: &str) -> Result<JobInfo> {
-        let req = Req::new(Method::PATCH, format!("jobs/ingest/{job_id}")).json(&serde_json::json!({ "state": state }))?;
+        let req = Req::new(Method::PATCH, format!("jobs/ingest/{job_id}"))
+            .json(&serde_json::json!({ "state": state }))?;
         self.send(req).await?.json("bulk job")
     }
 
@@ -433,7 +444,8 @@ impl Client {
                 }
             }
             let job = self.create_ingest_job(spec).await?;
-            let (mut tx, rx) = futures::channel::mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(16);
+            let (mut tx, rx) =
+                futures::channel::mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(16);
             let upload_path = format!("jobs/ingest/{}/batches", job.id);
             let upload = self.send_stream(
                 Method::PUT,
@@ -487,7 +499,11 @@ impl Client {
             }
             self.set_ingest_state(&job.id, "UploadComplete").await?;
             let info = self
-                .wait_for(&format!("jobs/ingest/{}", job.id), spec.poll_interval, spec.job_timeout)
+                .wait_for(
+                    &format!("jobs/ingest/{}", job.id),
+                    spec.poll_interval,
+                    spec.job_timeout,
+                )
                 .await?;
             let first = first_row.unwrap_or(0);
             let mut outcomes: Vec<Option<RowOutcome>> = vec![None; map.len()];
@@ -496,7 +512,9 @@ impl Client {
                 (ResultKind::Failed, "failedResults/"),
                 (ResultKind::Unprocessed, "unprocessedrecords/"),
             ] {
-                let resp = self.send(Req::get(format!("jobs/ingest/{}/{resource}", job.id))).await?;
+                let resp = self
+                    .send(Req::get(format!("jobs/ingest/{}/{resource}", job.id)))
+                    .await?;
                 if resp.body.is_empty() {
                     continue;
                 }
@@ -526,7 +544,12 @@ impl Client {
 
     /// Runs a Bulk API 2.0 query job and streams its rows (one results page in memory at a time),
     /// following `Sforce-Locator`. Empty cells are `null`; other values are text.
-    pub fn bulk_query(&self, soql: &str, include_deleted: bool, poll_interval: Duration) -> BoxStream<'static, Result<Map<String, Value>>> {
+    pub fn bulk_query(
+        &self,
+        soql: &str,
+        include_deleted: bool,
+        poll_interval: Duration,
+    ) -> BoxStream<'static, Result<Map<String, Value>>> {
         enum Step {
             Start,
             Page { job: String, locator: Option<String> },
@@ -546,9 +569,16 @@ impl Client {
                             "query": soql,
                             "contentType": "CSV",
                         });
-                        let info: JobInfo = client.send(Req::new(Method::POST, "jobs/query").json(&body)?).await?.json("query job")?;
+                        let info: JobInfo = client
+                            .send(Req::new(Method::POST, "jobs/query").json(&body)?)
+                            .await?
+                            .json("query job")?;
                         let done = client
-                            .wait_for(&format!("jobs/query/{}", info.id), poll_interval, Duration::from_secs(3600))
+                            .wait_for(
+                                &format!("jobs/query/{}", info.id),
+                                poll_interval,
+                                Duration::from_secs(3600),
+                            )
                             .await?;
                         if done.state != "JobComplete" {
                             return Err(Error::BulkJobFailed {
@@ -572,7 +602,10 @@ impl Client {
                     .map(str::to_string);
                 let rows = parse_query_csv(&resp.body)?;
                 let step = match next {
-                    Some(l) => Step::Page { job, locator: Some(l) },
+                    Some(l) => Step::Page {
+                        job,
+                        locator: Some(l),
+                    },
                     None => Step::Done,
                 };
                 Ok(Some((stream::iter(rows.into_iter().map(Ok)), step)))
@@ -592,13 +625,23 @@ pub fn parse_query_csv(body: &[u8]) -> Result<Vec<Map<String, Value>>> {
         return Ok(Vec::new());
     }
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(body);
-    let headers = rdr.headers().map_err(|e| Error::decode("bulk query results", e, body))?.clone();
+    let headers = rdr
+        .headers()
+        .map_err(|e| Error::decode("bulk query results", e, body))?
+        .clone();
     let mut out = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| Error::decode("bulk query results", e, body))?;
         let mut m = Map::with_capacity(headers.len());
         for (h, v) in headers.iter().zip(rec.iter()) {
-            m.insert(h.to_string(), if v.is_empty() { Value::Null } else { Value::String(v.to_string()) });
+            m.insert(
+                h.to_string(),
+                if v.is_empty() {
+                    Value::Null
+                } else {
+                    Value::String(v.to_string())
+                },
+            );
         }
         out.push(m);
     }
@@ -625,7 +668,12 @@ mod tests {
             "\"A, \"\"quoted\"\"\nline\",3.5,true\n"
         );
         let bad = serde_json::json!({"Other": 1});
-        assert!(cells(&columns, bad.as_object().unwrap(), 4).unwrap_err().to_string().contains("row 4"));
+        assert!(
+            cells(&columns, bad.as_object().unwrap(), 4)
+                .unwrap_err()
+                .to_string()
+                .contains("row 4")
+        );
     }
 
     #[test]
@@ -638,11 +686,26 @@ mod tests {
         let ok = b"\"sf__Id\",\"sf__Created\",\"Name\",\"Ext__c\"\n\"001000000000002AAA\",\"true\",\"b\",\"2\"\n\"001000000000001AAA\",\"false\",\"a\",\"1\"\n";
         let failed = b"\"sf__Id\",\"sf__Error\",\"Name\",\"Ext__c\"\n\"\",\"REQUIRED_FIELD_MISSING:Required fields are missing: [X]:X --\",\"c\",\"3\"\n";
         let s = map_results(ResultKind::Successful, &columns, ok, &mut map).unwrap();
-        assert_eq!(s[0], (1, RowOutcome::Success { id: "001000000000002AAA".into(), created: true }));
+        assert_eq!(
+            s[0],
+            (
+                1,
+                RowOutcome::Success {
+                    id: "001000000000002AAA".into(),
+                    created: true
+                }
+            )
+        );
         assert_eq!(s[1].0, 0, "first of the identical rows");
         let f = map_results(ResultKind::Failed, &columns, failed, &mut map).unwrap();
-        assert!(matches!(&f[0], (3, RowOutcome::Failed { id: None, error }) if error.starts_with("REQUIRED_FIELD_MISSING")));
-        assert_eq!(map.unmatched().collect::<Vec<_>>(), vec![2], "the duplicate left is unprocessed");
+        assert!(
+            matches!(&f[0], (3, RowOutcome::Failed { id: None, error }) if error.starts_with("REQUIRED_FIELD_MISSING"))
+        );
+        assert_eq!(
+            map.unmatched().collect::<Vec<_>>(),
+            vec![2],
+            "the duplicate left is unprocessed"
+        );
     }
 
     #[test]
