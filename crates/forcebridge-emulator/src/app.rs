@@ -62,6 +62,10 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::oauth::router())
         .merge(crate::soap::router())
         .merge(crate::rest::router())
+        .merge(crate::metadata::router())
+        .merge(crate::tooling::router())
+        .merge(crate::bulk::router())
+        .merge(crate::chatter::router())
         .merge(crate::control::router())
         .with_state(state.clone());
     Router::new()

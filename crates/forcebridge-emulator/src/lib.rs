@@ -9,11 +9,14 @@
 
 pub mod app;
 pub mod bootstrap;
+pub mod bulk;
 pub mod catalog;
+pub mod chatter;
 pub mod config;
 pub mod control;
 pub mod error;
 pub mod ids;
+pub mod metadata;
 pub mod middleware;
 pub mod oauth;
 pub mod org;
@@ -22,6 +25,7 @@ pub mod rest;
 pub mod schema;
 pub mod soap;
 pub mod tls;
+pub mod tooling;
 pub mod validate;
 
 use std::path::PathBuf;
