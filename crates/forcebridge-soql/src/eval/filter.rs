@@ -214,6 +214,14 @@ fn compare(op: CmpOp, v: Option<&Scalar>, lit: &Typed) -> bool {
     }
 }
 
+/// Whether `s` equals `lower` (already lower-cased) ignoring case, without allocating.
+fn eq_fold(s: &str, lower: &str) -> bool {
+    if s.is_ascii() && lower.is_ascii() {
+        return s.eq_ignore_ascii_case(lower);
+    }
+    s.chars().flat_map(char::to_lowercase).eq(lower.chars())
+}
+
 /// One element of a LIKE pattern.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LikeTok {
@@ -291,7 +299,14 @@ impl Filter {
                 op,
                 value,
             } => {
-                let v = row.get(getter).and_then(|j| scalar(*kind, &j));
+                let got = row.get(getter);
+                // Fast path for the most common filter, text equality: no lower-cased copy.
+                if let (FieldKind::String, CmpOp::Eq | CmpOp::Ne, Typed::Str(lit), Some(Json::String(s))) =
+                    (kind, op, value, got.as_deref())
+                {
+                    return eq_fold(s, lit) == (*op == CmpOp::Eq);
+                }
+                let v = got.and_then(|j| scalar(*kind, &j));
                 compare(*op, v.as_ref(), value)
             }
             Filter::In {

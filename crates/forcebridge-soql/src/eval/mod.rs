@@ -626,11 +626,17 @@ impl<'a> Ctx<'a> {
 
     /// The rows of a plan: scanned, filtered, sorted and paged.
     fn rows(&self, plan: &Plan) -> Result<Vec<&'a Record>, SoqlError> {
-        let mut rows: Vec<&'a Record> = self
+        let matching = self
             .catalog
             .scan(&plan.object, self.include_deleted)
-            .filter(|rec| self.keep(plan.filter.as_ref(), &plan.object, rec))
-            .collect();
+            .filter(|rec| self.keep(plan.filter.as_ref(), &plan.object, rec));
+        // Without ORDER BY the page is the first rows in scan order: stop scanning once it is full.
+        let mut rows: Vec<&'a Record> = match plan.limit {
+            Some(limit) if plan.order.is_empty() => {
+                matching.take(plan.offset.saturating_add(limit)).collect()
+            }
+            _ => matching.collect(),
+        };
         self.sort_and_page(plan, &mut rows);
         Ok(rows)
     }
