@@ -64,6 +64,9 @@ fn comparison_operators_and_null_semantics() {
     assert_eq!(names(&f, "NumberOfEmployees = -1"), Vec::<String>::new());
     assert_eq!(names(&f, "Active__c = true"), ["Acme", "Initech"]);
     assert_eq!(names(&f, "Active__c = FALSE"), ["acme Labs", "Globex"]);
+    // On a checkbox, null is false (Salesforce's documentation).
+    assert_eq!(names(&f, "Active__c = null"), ["acme Labs", "Globex"]);
+    assert_eq!(names(&f, "Active__c != null"), ["Acme", "Initech"]);
 }
 
 #[test]

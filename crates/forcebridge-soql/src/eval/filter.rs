@@ -150,6 +150,11 @@ pub fn scalar(kind: FieldKind, v: &Json) -> Option<Scalar> {
     }
 }
 
+/// The value a missing field has in comparisons: a checkbox is never null, it is false.
+fn unset(kind: FieldKind) -> Option<Scalar> {
+    (kind == FieldKind::Boolean).then_some(Scalar::Bool(false))
+}
+
 /// The order of two scalars of one field (text case-insensitively).
 pub fn cmp_scalar(a: &Scalar, b: &Scalar) -> Ordering {
     match (a, b) {
@@ -306,7 +311,7 @@ impl Filter {
                 {
                     return eq_fold(s, lit) == (*op == CmpOp::Eq);
                 }
-                let v = got.and_then(|j| scalar(*kind, &j));
+                let v = got.and_then(|j| scalar(*kind, &j)).or_else(|| unset(*kind));
                 compare(*op, v.as_ref(), value)
             }
             Filter::In {
@@ -315,7 +320,10 @@ impl Filter {
                 negated,
                 values,
             } => {
-                let v = row.get(getter).and_then(|j| scalar(*kind, &j));
+                let v = row
+                    .get(getter)
+                    .and_then(|j| scalar(*kind, &j))
+                    .or_else(|| unset(*kind));
                 let hit = values.iter().any(|lit| compare(CmpOp::Eq, v.as_ref(), lit));
                 hit != *negated
             }
@@ -384,6 +392,11 @@ impl Compiler<'_, '_> {
     pub fn typed(&self, t: &Target, value: &Value) -> Result<Typed, SoqlError> {
         let lit = &value.literal;
         if matches!(lit, Literal::Null) {
+            // "If you run a query on a boolean field, null matches FALSE values" (Salesforce's
+            // documentation): `= null` is `= false` and `!= null` is `= true`.
+            if t.kind == FieldKind::Boolean {
+                return Ok(Typed::Bool(false));
+            }
             return Ok(Typed::Null);
         }
         let err = |ty: &str| Err(self.type_error(value.pos, &t.name, ty));
