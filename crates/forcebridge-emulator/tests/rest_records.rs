@@ -313,3 +313,33 @@ async fn values_are_normalised() {
     assert_eq!(t["IsClosed"], json!(true));
     assert_eq!(t["Priority"], json!("Normal"));
 }
+
+#[tokio::test]
+async fn updated_and_deleted_windows() {
+    let app = spawn().await;
+    let keep = app.create("Account", json!({"Name": "Keep"})).await;
+    let gone = app.create("Account", json!({"Name": "Gone"})).await;
+    app.delete(&format!("sobjects/Account/{gone}")).await;
+    let start = (chrono::Utc::now() - chrono::TimeDelta::hours(1)).to_rfc3339();
+    let end = (chrono::Utc::now() + chrono::TimeDelta::hours(1)).to_rfc3339();
+    let (status, body) = app
+        .send(
+            app.req(reqwest::Method::GET, "sobjects/Account/updated/")
+                .query(&[("start", &start), ("end", &end)]),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ids"], json!([keep]));
+    assert!(is_wire_datetime(&body["latestDateCovered"]));
+    let (status, body) = app
+        .send(
+            app.req(reqwest::Method::GET, "sobjects/Account/deleted/")
+                .query(&[("start", &start), ("end", &end)]),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["deletedRecords"][0]["id"], json!(gone));
+    assert!(is_wire_datetime(&body["deletedRecords"][0]["deletedDate"]));
+    let resp = app.get("sobjects/Account/updated/?start=yesterday").await;
+    assert_error(&resp, 400, "INVALID_REPLICATION_DATE");
+}

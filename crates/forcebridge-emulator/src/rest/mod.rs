@@ -15,6 +15,7 @@ pub mod describe;
 pub mod dml;
 pub mod limits;
 pub mod query;
+pub mod replication;
 pub mod sobjects;
 pub mod versions;
 
@@ -271,6 +272,8 @@ pub fn dispatch_read(ctx: &Ctx<'_>, org: &Org, segs: &[&str]) -> Result<Reply, S
         ["sobjects"] => Ok(describe::global(ctx, org)),
         ["sobjects", object] => describe::basic(ctx, org, object),
         ["sobjects", object, "describe"] => describe::describe(ctx, org, object),
+        ["sobjects", object, "updated"] => replication::updated(ctx, org, object),
+        ["sobjects", object, "deleted"] => replication::deleted_records(ctx, org, object),
         ["sobjects", object, id] => sobjects::read(ctx, org, object, id),
         ["sobjects", object, field, value] => sobjects::read_by_field(ctx, org, object, field, value),
         ["query"] => query::start(ctx, org, false),
