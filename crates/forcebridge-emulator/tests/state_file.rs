@@ -25,7 +25,7 @@ async fn org_survives_a_restart() {
     let token = access_token(&h).await;
     let (_, seeded) = control(&h, Method::POST, "records/Account", json!([{"Name": "Seeded"}])).await;
     let seeded_id = seeded["ids"][0].as_str().unwrap().to_string();
-    // Created through REST, when the REST resources are there.
+    // Created through REST.
     let resp = client()
         .post(format!("{}/services/data/v66.0/sobjects/Account", h.base_url()))
         .bearer_auth(&token)
@@ -33,12 +33,9 @@ async fn org_survives_a_restart() {
         .send()
         .await
         .unwrap();
-    let rest_id = if resp.status() == 201 {
-        let body: Value = resp.json().await.unwrap();
-        body["id"].as_str().map(str::to_string)
-    } else {
-        None
-    };
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    let rest_id = body["id"].as_str().unwrap().to_string();
     control(&h, Method::PUT, "limits", json!({"daily_api_requests_used": 41})).await;
     let used_before = h.state().org_read().usage.daily_api_requests_used;
     h.stop().await;
@@ -51,9 +48,7 @@ async fn org_survives_a_restart() {
         let names: Vec<&str> = accounts.values().filter_map(|r| r["Name"].as_str()).collect();
         assert!(names.contains(&"Seeded"), "{names:?}");
         assert!(accounts.keys().any(|k| k.as_str() == seeded_id));
-        if let Some(id) = &rest_id {
-            assert!(accounts.keys().any(|k| k.as_str() == id));
-        }
+        assert!(accounts.keys().any(|k| k.as_str() == rest_id));
         assert_eq!(org.usage.daily_api_requests_used, used_before);
     }
     // Sessions are org state: the old token still works after the restart.

@@ -1,5 +1,8 @@
 //! `forcebridge emulator`: runs the local Salesforce and prints one JSON line with what a client
 //! needs to connect.
+//!
+//! Invariant: stdout carries exactly that one line, printed once the emulator accepts
+//! connections, so a script can read it and go; logs go to stderr.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +40,9 @@ pub struct Args {
     /// Security token of the administrator.
     #[arg(long, default_value = config::DEFAULT_SECURITY_TOKEN)]
     security_token: String,
+    /// Daily API request allocation (`DailyApiRequests.Max`, the M of `api-usage=N/M`).
+    #[arg(long, env = "FORCEBRIDGE_EMULATOR_DAILY_API_REQUESTS", default_value_t = EmulatorConfig::default().daily_api_requests)]
+    daily_api_requests: u64,
 }
 
 /// Runs until Ctrl-C or SIGTERM, then stops cleanly (the state file is written last).
@@ -51,12 +57,19 @@ pub async fn run(args: Args) -> Result<()> {
         username: args.username,
         password: args.password,
         security_token: args.security_token,
-        ..EmulatorConfig::default()
+        daily_api_requests: args.daily_api_requests,
     };
     let handle = forcebridge_emulator::Emulator::start(config)
         .await
         .context("cannot start the emulator")?;
-    println!("{}", handle.connection_info());
+    {
+        // One line, flushed now: the reader waits for it before connecting.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", handle.connection_info()).context("cannot write to stdout")?;
+        out.flush().context("cannot write to stdout")?;
+    }
+    tracing::info!(url = handle.base_url(), "emulator ready");
     shutdown_signal().await;
     handle.stop().await;
     Ok(())
