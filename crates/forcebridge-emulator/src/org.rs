@@ -205,8 +205,9 @@ pub fn derive_fields(
     use serde_json::Value;
 
     let text = |r: &Record, k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
-    if let (Some(name), true) = (def.fields.get("Name"), def.fields.contains_key("LastName")) {
-        if !name.createable {
+    let compound_name = def.fields.get("Name").is_some_and(|n| !n.createable);
+    if compound_name && def.fields.contains_key("LastName") {
+        {
             let parts: Vec<String> = [text(record, "FirstName"), text(record, "LastName")]
                 .into_iter()
                 .flatten()

@@ -331,14 +331,17 @@ pub fn check_value(org: &Org, field: &FieldDef, value: &Value) -> Result<Value, 
             let factor = 10f64.powi(scale.min(18) as i32);
             let rounded = (n * factor).round() / factor;
             let limit = 10f64.powi(int_digits.min(30) as i32);
-            if field.precision > 0 || field.digits > 0 {
-                if rounded.abs() >= limit {
-                    return Err(bad(
-                        "NUMBER_OUTSIDE_VALID_RANGE",
-                        format!("{}: value outside of valid range on numeric field: {}", field.label, value_text(value)),
-                        &field.name,
-                    ));
-                }
+            let bounded = field.precision > 0 || field.digits > 0;
+            if bounded && rounded.abs() >= limit {
+                return Err(bad(
+                    "NUMBER_OUTSIDE_VALID_RANGE",
+                    format!(
+                        "{}: value outside of valid range on numeric field: {}",
+                        field.label,
+                        value_text(value)
+                    ),
+                    &field.name,
+                ));
             }
             if field.ftype == FieldType::Int {
                 if rounded.fract() != 0.0 {

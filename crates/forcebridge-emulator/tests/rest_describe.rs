@@ -101,7 +101,7 @@ async fn global_describe_lists_standard_objects() {
 fn field<'a>(describe: &'a Value, name: &str) -> &'a Value {
     describe["fields"]
         .as_array()
-        .unwrap()
+        .expect("fields")
         .iter()
         .find(|f| f["name"] == name)
         .unwrap_or_else(|| panic!("field {name}"))

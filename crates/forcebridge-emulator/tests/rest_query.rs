@@ -16,7 +16,7 @@ async fn seed_leads(app: &App, n: usize) {
         assert_eq!(status, 200);
         assert!(
             body.as_array()
-                .unwrap()
+                .expect("results")
                 .iter()
                 .all(|r| r["success"] == json!(true))
         );

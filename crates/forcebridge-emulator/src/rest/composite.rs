@@ -263,10 +263,8 @@ pub fn run(ctx: &Ctx<'_>, tx: &mut Tx<'_>, body: Body<'_>) -> Result<Reply, SfEr
             .unwrap_or_default();
         let reply = run_one(ctx, tx, &method, &url, sub_body.as_ref(), &headers);
         let is_error = reply.is_error();
-        if !is_error {
-            if let Some(b) = &reply.body {
-                results.insert(reference.to_string(), b.clone());
-            }
+        if let (false, Some(b)) = (is_error, &reply.body) {
+            results.insert(reference.to_string(), b.clone());
         }
         out.push(entry(reply, reference));
         if is_error && failed.is_none() {

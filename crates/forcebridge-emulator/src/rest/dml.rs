@@ -32,6 +32,8 @@ pub struct Tx<'a> {
     pub user: SfId,
     /// The timestamp all writes of this transaction carry.
     pub now: String,
+    /// `Sforce-Duplicate-Rule-Header: allowSave=true`: creates skip the duplicate-rule check.
+    pub allow_save_duplicates: bool,
     undo: Vec<Undo>,
 }
 
@@ -73,6 +75,7 @@ impl<'a> Tx<'a> {
             org,
             user,
             now: now_string(),
+            allow_save_duplicates: false,
             undo: Vec::new(),
         }
     }
@@ -134,6 +137,7 @@ impl<'a> Tx<'a> {
             let values = validate::check_body(org, def, body, Op::Create)?;
             validate::check_required(def, &values, Op::Create)?;
             check_unique(org, def, &values, None)?;
+            crate::duplicates::check(org, &def.name, &values, self.allow_save_duplicates)?;
             (def.name.clone(), values)
         };
         let user = self.user.clone();

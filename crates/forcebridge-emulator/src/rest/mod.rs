@@ -240,7 +240,7 @@ pub fn parse_version(segment: &str) -> Option<String> {
 pub fn segments(path: &str) -> Vec<String> {
     path.split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
         .collect()
 }
 

@@ -140,15 +140,17 @@ fn store(
     guard
         .map
         .retain(|_, c| now.duration_since(c.touched) < CURSOR_TTL);
-    if guard.map.len() >= MAX_CURSORS {
-        if let Some(oldest) = guard
-            .map
-            .iter()
-            .min_by_key(|(_, c)| c.touched)
-            .map(|(k, _)| k.clone())
-        {
-            guard.map.remove(&oldest);
-        }
+    let oldest = (guard.map.len() >= MAX_CURSORS)
+        .then(|| {
+            guard
+                .map
+                .iter()
+                .min_by_key(|(_, c)| c.touched)
+                .map(|(k, _)| k.clone())
+        })
+        .flatten();
+    if let Some(oldest) = oldest {
+        guard.map.remove(&oldest);
     }
     guard.next += 1;
     // Salesforce's locators are `01g` query-locator ids; a process-wide counter keeps them unique

@@ -14,7 +14,7 @@ use crate::org::Org;
 /// The release label of an API version: 31.0 is Summer '14, 32.0 Winter '15, 33.0 Spring '15, ...
 pub fn label(major: u32) -> String {
     let k = major.saturating_sub(OLDEST_API_VERSION);
-    let year = 14 + k / 3 + u32::from(k % 3 != 0);
+    let year = 14 + k / 3 + u32::from(!k.is_multiple_of(3));
     let season = match k % 3 {
         0 => "Summer",
         1 => "Winter",
