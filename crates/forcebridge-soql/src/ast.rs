@@ -10,7 +10,9 @@ use crate::error::Pos;
 /// A name as written, with its position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ident {
+    /// The name as written.
     pub name: String,
+    /// Where it starts.
     pub pos: Pos,
 }
 
@@ -66,9 +68,11 @@ impl AggFunc {
 /// `COUNT()`, `COUNT(Id)`, `SUM(Amount)`...
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggCall {
+    /// The function.
     pub func: AggFunc,
     /// `None` only for `COUNT()`.
     pub arg: Option<FieldPath>,
+    /// Where the function name starts.
     pub pos: Pos,
 }
 
@@ -135,8 +139,11 @@ impl DateFunc {
 /// identity (the org's time zone is UTC).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DateCall {
+    /// The function.
     pub func: DateFunc,
+    /// The date or datetime field it applies to.
     pub arg: FieldPath,
+    /// Where the function name starts.
     pub pos: Pos,
 }
 
@@ -175,13 +182,16 @@ pub enum SelectItem {
 /// `FROM Object [alias]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct From {
+    /// The object (or, in a child subquery, the child relationship) as written.
     pub object: Ident,
+    /// `FROM Contact c`: the alias.
     pub alias: Option<Ident>,
 }
 
 /// A relative date literal: `TODAY`, `LAST_N_DAYS:7`...
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateLiteral {
+    /// Which range.
     pub kind: DateLiteralKind,
     /// The `n` of the `..._N_...:n` forms; 1 for the others.
     pub n: i64,
@@ -235,7 +245,9 @@ pub enum Literal {
 /// A literal and where it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {
+    /// The literal.
     pub literal: Literal,
+    /// Where it starts.
     pub pos: Pos,
 }
 
@@ -255,8 +267,11 @@ pub enum CmpOp {
 /// (in HAVING and ORDER BY of aggregate queries) an aggregate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operand {
+    /// A field or parent path.
     Field(FieldPath),
+    /// `COUNT(Id)`, `SUM(Amount)`…
     Aggregate(AggCall),
+    /// `CALENDAR_YEAR(CreatedDate)`…
     Date(DateCall),
 }
 
@@ -274,6 +289,7 @@ impl Operand {
 /// The right side of `IN` / `NOT IN`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InList {
+    /// `('a', 'b')`.
     Values(Vec<Value>),
     /// A semi-join (`IN`) or anti-join (`NOT IN`): `Id IN (SELECT AccountId FROM Contact)`.
     Subquery(Box<SelectQuery>),
@@ -282,14 +298,15 @@ pub enum InList {
 /// A WHERE or HAVING condition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
+    /// All of them.
     And(Vec<Condition>),
+    /// Any of them.
     Or(Vec<Condition>),
+    /// `NOT c`.
     Not(Box<Condition>),
-    Compare {
-        lhs: Operand,
-        op: CmpOp,
-        value: Value,
-    },
+    /// `lhs op value` (`LIKE` included).
+    Compare { lhs: Operand, op: CmpOp, value: Value },
+    /// `lhs [NOT] IN (...)`.
     In {
         lhs: Operand,
         negated: bool,
@@ -307,7 +324,9 @@ pub enum Condition {
 /// `ORDER BY` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderItem {
+    /// What to sort by.
     pub operand: Operand,
+    /// `DESC`.
     pub descending: bool,
     /// `Some(true)` for `NULLS FIRST`, `Some(false)` for `NULLS LAST`, `None` for the default
     /// (first when ascending, last when descending).
@@ -317,14 +336,21 @@ pub struct OrderItem {
 /// One SELECT statement (the top query, a child subquery or a semi-join).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelectQuery {
+    /// The SELECT list, in order.
     pub select: Vec<SelectItem>,
+    /// The FROM clause.
     pub from: From,
+    /// The WHERE clause.
     pub where_: Option<Condition>,
     /// Fields or date functions (never aggregates: the parser refuses them).
     pub group_by: Vec<Operand>,
+    /// The HAVING clause.
     pub having: Option<Condition>,
+    /// The ORDER BY keys, in order.
     pub order_by: Vec<OrderItem>,
+    /// `LIMIT n` and where `n` is.
     pub limit: Option<(u64, Pos)>,
+    /// `OFFSET n` and where `n` is.
     pub offset: Option<(u64, Pos)>,
     /// `ALL ROWS` (accepted; `queryAll` decides whether deleted rows are seen).
     pub all_rows: bool,
