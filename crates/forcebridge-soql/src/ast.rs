@@ -147,6 +147,29 @@ pub struct DateCall {
     pub pos: Pos,
 }
 
+/// A function that wraps one field in SELECT and keeps its type: `toLabel(Status)`,
+/// `convertCurrency(Amount)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldFunc {
+    /// The picklist label in the user's language (the API value here: labels are not translated).
+    ToLabel,
+    /// The amount in the user's currency (the stored amount here: the org has one currency).
+    ConvertCurrency,
+}
+
+impl FieldFunc {
+    /// The function named `name` (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        if name.eq_ignore_ascii_case("toLabel") {
+            Some(FieldFunc::ToLabel)
+        } else if name.eq_ignore_ascii_case("convertCurrency") {
+            Some(FieldFunc::ConvertCurrency)
+        } else {
+            None
+        }
+    }
+}
+
 /// `FIELDS(ALL)`, `FIELDS(STANDARD)`, `FIELDS(CUSTOM)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldsKind {
@@ -168,6 +191,12 @@ pub enum SelectItem {
     Subquery(Box<SelectQuery>),
     /// `FIELDS(...)`.
     Fields { kind: FieldsKind, pos: Pos },
+    /// `toLabel(Status)`, `convertCurrency(Amount) amt`: a field, possibly aliased.
+    Function {
+        func: FieldFunc,
+        path: FieldPath,
+        alias: Option<Ident>,
+    },
     /// `TYPEOF What WHEN Account THEN Phone WHEN Opportunity THEN Amount ELSE Name END`.
     TypeOf {
         relationship: Ident,

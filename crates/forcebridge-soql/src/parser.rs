@@ -10,7 +10,8 @@
 
 use crate::ast::{
     AggCall, AggFunc, CmpOp, Condition, DateCall, DateFunc, DateLiteral, DateLiteralKind, DateUnit,
-    FieldPath, FieldsKind, From, Ident, InList, Literal, Operand, OrderItem, SelectItem, SelectQuery, Value,
+    FieldFunc, FieldPath, FieldsKind, From, Ident, InList, Literal, Operand, OrderItem, SelectItem,
+    SelectQuery, Value,
 };
 use crate::error::{Pos, SoqlError};
 use crate::lexer::{Tok, Token, lex};
@@ -332,6 +333,11 @@ impl Parser<'_> {
                 let alias = self.alias()?;
                 return Ok(SelectItem::Date { call, alias });
             }
+            if let Some(func) = FieldFunc::from_name(&name) {
+                let path = self.wrapped_field()?;
+                let alias = self.alias()?;
+                return Ok(SelectItem::Function { func, path, alias });
+            }
             let call = self.agg_call()?;
             let alias = self.alias()?;
             return Ok(SelectItem::Aggregate { call, alias });
@@ -435,9 +441,22 @@ impl Parser<'_> {
             if DateFunc::from_name(name).is_some() {
                 return Ok(Operand::Date(self.date_call()?));
             }
+            // `toLabel(Status) = 'Open'`: labels are the API values here, so it is the field.
+            if FieldFunc::from_name(name) == Some(FieldFunc::ToLabel) {
+                return Ok(Operand::Field(self.wrapped_field()?));
+            }
             return Ok(Operand::Aggregate(self.agg_call()?));
         }
         Ok(Operand::Field(self.field_path()?))
+    }
+
+    /// `f(path)`: the path inside a field function.
+    fn wrapped_field(&mut self) -> Result<FieldPath, SoqlError> {
+        self.advance();
+        self.expect(&Tok::LParen)?;
+        let path = self.field_path()?;
+        self.expect(&Tok::RParen)?;
+        Ok(path)
     }
 
     /// `CALENDAR_YEAR(field)` or `CALENDAR_YEAR(convertTimezone(field))`.

@@ -115,6 +115,29 @@ fn typeof_picks_the_columns_by_the_type_of_the_record() {
 }
 
 #[test]
+fn to_label_and_convert_currency_pass_values_through() {
+    let f = fixture();
+    let rows = f.cat.rows(
+        "SELECT Name, toLabel(Type), convertCurrency(AnnualRevenue) rev FROM Account \
+         WHERE toLabel(Type) = 'Customer' ORDER BY Name",
+    );
+    assert_eq!(rows.len(), 2);
+    let keys: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["attributes", "Name", "Type", "rev"]);
+    assert_eq!(rows[0]["Type"], "Customer");
+    assert_eq!(rows[0]["rev"], 1000000);
+    let rows = f.cat.rows(
+        "SELECT toLabel(Type) t, COUNT(Id) n FROM Account WHERE Type != null GROUP BY Type ORDER BY Type",
+    );
+    assert_eq!(
+        rows[0],
+        json!({"attributes": {"type": "AggregateResult"}, "t": "Customer", "n": 2})
+    );
+    let e = f.cat.err("SELECT FORMAT(AnnualRevenue) FROM Account");
+    assert_eq!(e.code(), "MALFORMED_QUERY");
+}
+
+#[test]
 fn child_subquery_gives_a_nested_result_or_null() {
     let f = fixture();
     let rows = f.cat.rows(

@@ -202,7 +202,7 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
     let mut unaliased = 0usize;
     for item in &q.select {
         match item {
-            SelectItem::Field { path, alias: a } => {
+            SelectItem::Field { path, alias: a } | SelectItem::Function { path, alias: a, .. } => {
                 let r = ctx.resolve(object, alias, path)?;
                 let Some(gi) = group.iter().position(|g| g.key == r.key()) else {
                     return Err(SoqlError::malformed_at(

@@ -85,6 +85,9 @@ impl Row for RecordRow<'_, '_> {
 #[derive(Debug)]
 enum Node {
     Field {
+        /// The key in the output (the field's name, or an alias).
+        out: String,
+        /// The field's canonical name.
         name: String,
         kind: FieldKind,
     },
@@ -136,15 +139,23 @@ fn to_usize(n: u64) -> usize {
 
 /// Adds a resolved path to the output tree; `false` when it was already there.
 fn insert(nodes: &mut Vec<Node>, hops: &[Hop], field: &FieldInfo) -> bool {
+    insert_as(nodes, hops, field, None)
+}
+
+/// Adds a resolved path to the output tree under `alias` (or the field's name); `false` when that
+/// name was already taken.
+fn insert_as(nodes: &mut Vec<Node>, hops: &[Hop], field: &FieldInfo, alias: Option<&str>) -> bool {
     match hops.split_first() {
         None => {
+            let out = alias.unwrap_or(&field.name);
             if nodes
                 .iter()
-                .any(|n| matches!(n, Node::Field { name, .. } if name.eq_ignore_ascii_case(&field.name)))
+                .any(|n| matches!(n, Node::Field { out: o, .. } if o.eq_ignore_ascii_case(out)))
             {
                 return false;
             }
             nodes.push(Node::Field {
+                out: out.to_string(),
                 name: field.name.clone(),
                 kind: field.kind,
             });
@@ -166,7 +177,7 @@ fn insert(nodes: &mut Vec<Node>, hops: &[Hop], field: &FieldInfo) -> bool {
                 }
             };
             match nodes.get_mut(idx) {
-                Some(Node::Parent { nodes, .. }) => insert(nodes, rest, field),
+                Some(Node::Parent { nodes, .. }) => insert_as(nodes, rest, field, alias),
                 _ => false,
             }
         }
@@ -485,6 +496,13 @@ impl<'a> Ctx<'a> {
                     otherwise,
                     ..
                 } => nodes.push(self.plan_type_of(&object, relationship, whens, otherwise.as_deref())?),
+                SelectItem::Function { path, alias: a, .. } => {
+                    let r = self.resolve(&object, alias, path)?;
+                    let name = a.as_ref().map(|a| a.name.as_str());
+                    if !insert_as(&mut nodes, &r.hops, &r.field, name) {
+                        return Err(duplicate(&path.dotted()));
+                    }
+                }
                 SelectItem::Date { call, .. } => {
                     return Err(SoqlError::malformed_at(
                         self.text,
@@ -691,8 +709,8 @@ impl<'a> Ctx<'a> {
         m.insert("attributes".into(), self.catalog.attributes(object, id));
         for (i, node) in nodes.iter().enumerate() {
             match node {
-                Node::Field { name, kind } => {
-                    m.insert(name.clone(), out_value(*kind, rec.get(name)));
+                Node::Field { out, name, kind } => {
+                    m.insert(out.clone(), out_value(*kind, rec.get(name)));
                 }
                 Node::Parent {
                     relationship,
