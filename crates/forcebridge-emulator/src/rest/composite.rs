@@ -168,7 +168,11 @@ fn run_one(
         return dispatch_read(&sub, org, rest).unwrap_or_else(Reply::from);
     }
     let savepoint = tx.savepoint();
+    // A subrequest's own duplicate-rule header applies to it alone.
+    let outer = tx.allow_save_duplicates;
+    tx.allow_save_duplicates = outer || sub.allow_duplicates();
     let reply = dispatch_write(&sub, tx, method, rest, Body::Json(body)).unwrap_or_else(Reply::from);
+    tx.allow_save_duplicates = outer;
     if reply.is_error() {
         tx.rollback_to(savepoint);
     }

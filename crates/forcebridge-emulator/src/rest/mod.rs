@@ -217,6 +217,17 @@ impl Ctx<'_> {
         format!("/services/data/v{}", self.version)
     }
 
+    /// Whether `Sforce-Duplicate-Rule-Header` asks to save duplicates (`allowSave=true`).
+    pub fn allow_duplicates(&self) -> bool {
+        self.header("sforce-duplicate-rule-header").is_some_and(|value| {
+            value.split([';', ',']).any(|part| {
+                part.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("allowSave") && v.trim().eq_ignore_ascii_case("true")
+                })
+            })
+        })
+    }
+
     /// The REST URL of one record: `/services/data/vXX.X/sobjects/Obj/Id`.
     pub fn record_url(&self, object: &str, id: &str) -> String {
         format!("{}/sobjects/{object}/{id}", self.prefix())
@@ -400,6 +411,7 @@ async fn handle(
             Err(p) => p.into_inner(),
         };
         let mut tx = dml::Tx::new(&mut guard, ctx.user.clone());
+        tx.allow_save_duplicates = ctx.allow_duplicates();
         let reply =
             dispatch_write(&ctx, &mut tx, &method, rest, Body::Raw(&body)).unwrap_or_else(Reply::from);
         if reply.is_error() {
