@@ -175,6 +175,30 @@ fn child_subquery_filters_limits_and_can_reach_parents() {
 }
 
 #[test]
+fn nested_child_subqueries() {
+    let f = fixture();
+    let rows = f.cat.rows(
+        "SELECT Name, (SELECT LastName, (SELECT Subject FROM Tasks) FROM Contacts ORDER BY LastName) \
+         FROM Account WHERE Name IN ('Acme', 'Globex') ORDER BY Name",
+    );
+    let acme = &rows[0]["Contacts"]["records"];
+    assert_eq!(acme[0]["LastName"], "Jones");
+    assert_eq!(acme[0]["Tasks"], json!(null));
+    assert_eq!(acme[1]["LastName"], "Smith");
+    assert_eq!(acme[1]["Tasks"]["totalSize"], 1);
+    assert_eq!(acme[1]["Tasks"]["records"][0]["Subject"], "Call");
+    assert_eq!(rows[1]["Contacts"]["records"][0]["Tasks"], json!(null));
+}
+
+#[test]
+fn parent_paths_are_limited_to_five_levels() {
+    let f = fixture();
+    let e = f.cat.err("SELECT a.b.c.d.e.f.g FROM Contact");
+    assert_eq!(e.code(), "INVALID_FIELD");
+    assert!(e.message.contains("at most 5 levels"), "{}", e.message);
+}
+
+#[test]
 fn polymorphic_child_relationship_subquery() {
     let f = fixture();
     let rows = f

@@ -30,6 +30,10 @@ use crate::{ExecOptions, QueryOutput};
 use filter::{Compiler, Filter, Getter, Row, Scalar, Target, cmp_scalar, scalar};
 use resolve::{Hop, Resolved};
 
+/// A root and up to four levels of child subqueries (REST, API 58.0 and later).
+const MAX_LEVELS: usize = 5;
+/// At most five relationship hops in one parent path (`Contact.Account.Owner.Manager.…`).
+pub(crate) const MAX_HOPS: usize = 5;
 /// Salesforce's ceiling on `OFFSET`.
 const MAX_OFFSET: u64 = 2000;
 /// Salesforce's ceiling on `LIMIT` with `FIELDS(ALL)` / `FIELDS(CUSTOM)`.
@@ -100,6 +104,8 @@ enum Node {
         relationship: String,
         /// The child's reference field pointing at the parent, e.g. `AccountId`.
         field: String,
+        /// Where its index is, among all the child subqueries of the query.
+        slot: usize,
         plan: Box<Plan>,
     },
     /// `TYPEOF`: the columns depend on the type of the record the reference points at.
@@ -230,16 +236,13 @@ impl<'a> Ctx<'a> {
             }
             return aggregate::run(self, q, &object);
         }
-        let plan = self.plan(q, object.clone(), false)?;
+        let mut slots = 0;
+        let plan = self.plan(q, object.clone(), 0, &mut slots)?;
         let rows = self.rows(&plan)?;
         let mut children = Vec::new();
         if !rows.is_empty() {
-            for node in &plan.nodes {
-                children.push(match node {
-                    Node::Child { field, plan, .. } => Some(self.child_index(plan, field)),
-                    _ => None,
-                });
-            }
+            children.resize_with(slots, || None);
+            self.index_children(&plan.nodes, &mut children);
         }
         let records: Vec<Json> = rows
             .iter()
@@ -400,7 +403,16 @@ impl<'a> Ctx<'a> {
     }
 
     /// Plans a non-aggregate query over `object` (already canonical).
-    fn plan(&self, q: &SelectQuery, object: String, child: bool) -> Result<Plan, SoqlError> {
+    ///
+    /// `depth` is 0 for the top query and grows by one per child subquery level; `slots` numbers
+    /// the child subqueries of the whole tree, so that their indexes can be built once.
+    fn plan(
+        &self,
+        q: &SelectQuery,
+        object: String,
+        depth: usize,
+        slots: &mut usize,
+    ) -> Result<Plan, SoqlError> {
         let alias = q.from.alias.as_ref().map(|a| a.name.as_str());
         let mut nodes = Vec::new();
         for item in &q.select {
@@ -439,11 +451,16 @@ impl<'a> Ctx<'a> {
                     }
                 }
                 SelectItem::Subquery(sub) => {
-                    if child {
+                    if depth + 1 >= MAX_LEVELS {
+                        // API 58.0 and later: a root and up to four levels of child subqueries.
                         return Err(SoqlError::malformed_at(
                             self.text,
                             sub.from.object.pos,
-                            "nested child subqueries are not supported by this emulator",
+                            &format!(
+                                "SOQL statements cannot query aggregate relationships more than {} levels away \
+                                 from the root entity object.",
+                                MAX_LEVELS - 1
+                            ),
                         ));
                     }
                     let rel = &sub.from.object;
@@ -483,10 +500,13 @@ impl<'a> Ctx<'a> {
                             "OFFSET is allowed in a subquery only when the outer query has LIMIT 1",
                         ));
                     }
-                    let plan = self.plan(sub, cr.child_object.clone(), true)?;
+                    let slot = *slots;
+                    *slots += 1;
+                    let plan = self.plan(sub, cr.child_object.clone(), depth + 1, slots)?;
                     nodes.push(Node::Child {
                         relationship: cr.name,
                         field: cr.field,
+                        slot,
                         plan: Box::new(plan),
                     });
                 }
@@ -683,6 +703,23 @@ impl<'a> Ctx<'a> {
         page(rows, plan.offset, plan.limit);
     }
 
+    /// Builds the index of every child subquery in `nodes` (nested ones included) into `out`,
+    /// at each subquery's slot.
+    fn index_children(&self, nodes: &[Node], out: &mut [Option<HashMap<String, Vec<&'a Record>>>]) {
+        for node in nodes {
+            if let Node::Child {
+                field, plan, slot, ..
+            } = node
+            {
+                let index = self.child_index(plan, field);
+                if let Some(place) = out.get_mut(*slot) {
+                    *place = Some(index);
+                }
+                self.index_children(&plan.nodes, out);
+            }
+        }
+    }
+
     /// Child rows of one subquery, filtered and indexed by the parent id they point at.
     fn child_index(&self, plan: &Plan, field: &str) -> HashMap<String, Vec<&'a Record>> {
         let mut map: HashMap<String, Vec<&'a Record>> = HashMap::new();
@@ -707,7 +744,7 @@ impl<'a> Ctx<'a> {
         let mut m = Map::new();
         let id = rec.get("Id").and_then(Json::as_str);
         m.insert("attributes".into(), self.catalog.attributes(object, id));
-        for (i, node) in nodes.iter().enumerate() {
+        for node in nodes {
             match node {
                 Node::Field { out, name, kind } => {
                     m.insert(out.clone(), out_value(*kind, rec.get(name)));
@@ -744,9 +781,12 @@ impl<'a> Ctx<'a> {
                     m.insert(relationship.clone(), v);
                 }
                 Node::Child {
-                    relationship, plan, ..
+                    relationship,
+                    plan,
+                    slot,
+                    ..
                 } => {
-                    let mut kids: Vec<&'a Record> = match (children.get(i), id) {
+                    let mut kids: Vec<&'a Record> = match (children.get(*slot), id) {
                         (Some(Some(index)), Some(id)) => {
                             index.get(&ids::key(id)).cloned().unwrap_or_default()
                         }
@@ -758,7 +798,7 @@ impl<'a> Ctx<'a> {
                     } else {
                         let records: Vec<Json> = kids
                             .iter()
-                            .map(|k| self.render(&plan.object, k, &plan.nodes, &[]))
+                            .map(|k| self.render(&plan.object, k, &plan.nodes, children))
                             .collect();
                         let mut sub = Map::new();
                         sub.insert("totalSize".into(), Json::from(records.len()));

@@ -64,6 +64,18 @@ impl<'a> Ctx<'a> {
                 rels = rest;
             }
         }
+        if rels.len() > super::MAX_HOPS {
+            return Err(SoqlError::at(
+                crate::error::SoqlErrorKind::InvalidField,
+                self.text,
+                pos,
+                &format!(
+                    "a relationship path may have at most {} levels of parent relationships: {}",
+                    super::MAX_HOPS,
+                    path.dotted()
+                ),
+            ));
+        }
         let mut objects = vec![object.to_string()];
         let mut hops = Vec::with_capacity(rels.len());
         for part in rels {
