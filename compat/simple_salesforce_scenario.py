@@ -8,8 +8,9 @@ Usage:
 The JSON is the line `forcebridge emulator` prints (`EmulatorHandle::connection_info()`):
 instance_url, token_url, client_id, client_secret, username, password, security_token, ca_file.
 
-It signs in every way simple-salesforce supports that the emulator serves (SOAP login, OAuth
-username-password, OAuth client credentials, an existing session id), then runs create, get,
+It signs in every way simple-salesforce supports (SOAP login, OAuth username-password, OAuth
+client credentials, OAuth JWT bearer with a connected app added through the control API, an
+existing session id), then runs create, get,
 update, delete, `query_all` over several `queryMore` pages, upsert (created, then updated),
 describe, error mapping and the automatic re-login after an expired session. One line per step
 (`ok`, `FAIL`, `skip`) goes to stdout; the exit status is 0 only when no step failed.
@@ -83,6 +84,7 @@ class Scenario:
         self.ca_file = info.get("ca_file")
         self.failures: list[str] = []
         self.passed = 0
+        self.known_failures = 0
         self.requests_seen: list[tuple[str, str, int]] = []
         self.adapter = LoginHostAdapter(self.target)
         self.sf: Salesforce | None = None
@@ -115,7 +117,21 @@ class Scenario:
             kwargs["json"] = body
         return requests.request(method, f"{self.base}/__emulator/{path}", **kwargs)
 
-    def step(self, name: str, fn: Callable[[], None], needs_login: bool = True) -> bool:
+    def step(self, name: str, fn: Callable[[], None], needs_login: bool = True, known_gap: str | None = None) -> bool:
+        """Runs one step. `known_gap` names an emulator difference already reported (and listed in
+        docs/emulator.md): the step still runs, its failure is printed as `xfail` and does not fail
+        the run, and its success is printed as `XPASS` so the marker gets removed."""
+        if known_gap is not None:
+            try:
+                fn()
+            except Exception as exc:
+                detail = str(exc).strip().replace("\n", " ")[:300]
+                print(f"xfail {name}: known emulator gap ({known_gap}): {type(exc).__name__}: {detail}")
+                self.known_failures += 1
+                return False
+            print(f"XPASS {name}: the known gap ({known_gap}) is fixed; remove the marker in this script")
+            self.passed += 1
+            return True
         if needs_login and self.sf is None:
             print(f"skip {name}: no signed-in client (an earlier login step failed)")
             self.failures.append(f"{name}: skipped, no signed-in client")
@@ -211,6 +227,51 @@ class Scenario:
             session=self.session(),
         )
         self.expect_instance(sf, "OAuth client-credentials flow")
+
+    def oauth_jwt_bearer(self) -> None:
+        # A connected app whose certificate verifies our assertion, registered through the control
+        # API (the default app has no certificate). Key and certificate are made here with
+        # `cryptography`, which PyJWT (a simple-salesforce dependency) uses for RS256 anyway.
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "forcebridge compat JWT")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .sign(key, hashes.SHA256())
+        )
+        r = self.control(
+            "POST",
+            "apps",
+            {"name": "compat-jwt", "certificate_pem": cert.public_bytes(serialization.Encoding.PEM).decode()},
+        )
+        if r.status_code not in (200, 201):
+            raise AssertionError(f"POST /__emulator/apps answered {r.status_code}: {r.text[:300]}")
+        client_id = r.json()["client_id"]
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        sf = Salesforce(
+            username=self.info["username"],
+            consumer_key=client_id,
+            privatekey=pem,
+            domain="login",
+            version=self.api_version,
+            session=self.session(),
+        )
+        self.expect_instance(sf, "OAuth JWT bearer flow")
 
     def direct_session(self) -> None:
         assert self.sf is not None
@@ -411,6 +472,13 @@ class Scenario:
         self.step("SOAP login with a wrong password raises INVALID_LOGIN", self.soap_login_wrong_password, False)
         self.step("OAuth username-password flow (consumer_key/consumer_secret)", self.oauth_password, False)
         self.step("OAuth client-credentials flow (My Domain)", self.oauth_client_credentials, False)
+        self.step(
+            "OAuth JWT bearer flow (consumer_key + privatekey)",
+            self.oauth_jwt_bearer,
+            False,
+            known_gap="simple-salesforce sends the JWT `exp` claim as a JSON string, which Salesforce "
+            "accepts and the emulator rejects with invalid_grant",
+        )
         self.step("existing session (instance_url + session_id)", self.direct_session)
         self.step("create, get, update, delete an Account", self.crud)
         self.step("error bodies map to simple-salesforce exceptions", self.errors)
@@ -419,8 +487,9 @@ class Scenario:
         self.step("describe: global, Lead, Contact basic info", self.describe)
         self.step("limits and the Sforce-Limit-Info header", self.limits)
         self.step("expired session: the client signs in again and retries", self.relogin_after_expiry)
-        total = self.passed + len(self.failures)
-        print(f"{'PASS' if not self.failures else 'FAIL'}: {self.passed}/{total} steps passed")
+        total = self.passed + len(self.failures) + self.known_failures
+        known = f" ({self.known_failures} known emulator gaps, see docs/emulator.md)" if self.known_failures else ""
+        print(f"{'PASS' if not self.failures else 'FAIL'}: {self.passed}/{total} steps passed{known}")
         return 0 if not self.failures else 1
 
 
