@@ -146,18 +146,33 @@ pub fn router() -> Router<SharedState> {
         .route("/__emulator/users", post(create_user))
 }
 
-/// A control API error: `{"error": "..."}`.
+/// A control API error, answered as `{"error": "..."}`.
+#[derive(Debug)]
+struct Fail(StatusCode, String);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+/// The error, for helpers that return `Result<_, Fail>`.
+fn reject(status: StatusCode, message: impl Into<String>) -> Fail {
+    Fail(status, message.into())
+}
+
+/// The error, answered now.
 fn fail(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    reject(status, message).into_response()
 }
 
 /// Parses an optional JSON body (empty means the default).
-fn body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Response> {
+fn body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Fail> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     serde_json::from_slice(bytes)
-        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+        .map_err(|e| reject(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
 async fn reset(State(state): State<SharedState>) -> Response {
@@ -172,9 +187,7 @@ async fn reset(State(state): State<SharedState>) -> Response {
 
 /// Salesforce's datetime format, as records carry it.
 fn sf_now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
-        .to_string()
+    crate::org::now_string()
 }
 
 async fn seed_records(
@@ -195,52 +208,99 @@ async fn seed_records(
         let mut org = state.org_write();
         match seed(&mut org, &object, rows) {
             Ok(ids) => ids,
-            Err(resp) => return resp,
+            Err(resp) => return resp.into_response(),
         }
     };
     state.mark_dirty();
     (StatusCode::CREATED, Json(json!({ "ids": ids }))).into_response()
 }
 
-/// Inserts records as given (no permission or validation checks), filling in `Id` and the audit
-/// fields the object has and the record lacks.
+/// System fields a seeded record may set itself (to backdate it, say); otherwise they get the
+/// values of a record the administrator creates now.
+const SYSTEM_FIELDS: [&str; 7] = [
+    "IsDeleted",
+    "CreatedDate",
+    "CreatedById",
+    "LastModifiedDate",
+    "LastModifiedById",
+    "SystemModstamp",
+    "OwnerId",
+];
+
+/// Inserts records as given — no permission, validation or required-field checks — the way the
+/// administrator would create them now: `Id`, system fields and derived fields are filled in
+/// unless the record sets them. All rows are checked before any is stored, so a bad row leaves
+/// the org unchanged.
 fn seed(
     org: &mut Org,
     object: &str,
     rows: Vec<serde_json::Map<String, serde_json::Value>>,
-) -> Result<Vec<SfId>, Response> {
+) -> Result<Vec<SfId>, Fail> {
     let Some(def) = org.schema.object(object) else {
-        return Err(fail(
+        return Err(reject(
             StatusCode::NOT_FOUND,
             format!("no object named {object} in the org"),
         ));
     };
     let name = def.name.clone();
-    let prefix = def.key_prefix.clone();
-    let has = |f: &str| def.field(f).is_some();
-    let audit: Vec<&str> = ["CreatedDate", "LastModifiedDate", "SystemModstamp"]
-        .into_iter()
-        .filter(|f| has(f))
-        .collect();
-    let has_deleted = has("IsDeleted");
-    let mut ids = Vec::with_capacity(rows.len());
+    let mut prepared = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        let mut values = crate::org::Record::new();
+        let mut id = None;
+        for (key, value) in row {
+            if key == "attributes" {
+                continue;
+            }
+            let Some(field) = def.field(&key) else {
+                return Err(reject(
+                    StatusCode::BAD_REQUEST,
+                    format!("record {i}: {object} has no field {key}"),
+                ));
+            };
+            if field.name == "Id" {
+                let parsed = value
+                    .as_str()
+                    .map(SfId::parse)
+                    .and_then(Result::ok)
+                    .filter(|id| id.key_prefix() == def.key_prefix)
+                    .ok_or_else(|| {
+                        reject(
+                            StatusCode::BAD_REQUEST,
+                            format!("record {i}: Id {value} is not an id of {object}"),
+                        )
+                    })?;
+                id = Some(parsed);
+            } else {
+                values.insert(field.name.clone(), value);
+            }
+        }
+        prepared.push((id, values));
+    }
+    let user = org
+        .admin_user_id()
+        .cloned()
+        .unwrap_or_else(|| SfId::generate("005", &org.info.pod, 1));
     let now = sf_now();
-    for mut row in rows {
-        row.remove("attributes");
-        let given = row.get("Id").and_then(serde_json::Value::as_str).map(SfId::parse);
-        let id = match given {
-            Some(Ok(id)) => id,
-            Some(Err(e)) => return Err(fail(StatusCode::BAD_REQUEST, format!("invalid Id: {e}"))),
-            None => org.new_id(&prefix),
+    let mut ids = Vec::with_capacity(prepared.len());
+    for (given, values) in prepared {
+        let Some(generated) = org.insert_new(&name, values.clone(), &user, &now) else {
+            return Err(reject(
+                StatusCode::NOT_FOUND,
+                format!("no object named {object} in the org"),
+            ));
         };
-        row.insert("Id".into(), json!(id));
-        for f in &audit {
-            row.entry(f.to_string()).or_insert_with(|| json!(now));
+        let table = org.table_mut(&name);
+        let Some(mut record) = table.shift_remove(&generated) else {
+            continue;
+        };
+        for field in SYSTEM_FIELDS {
+            if let Some(v) = values.get(field) {
+                record.insert(field.to_string(), v.clone());
+            }
         }
-        if has_deleted {
-            row.entry("IsDeleted").or_insert(json!(false));
-        }
-        org.table_mut(&name).insert(id.clone(), row);
+        let id = given.unwrap_or(generated);
+        record.insert("Id".into(), json!(id));
+        table.insert(id.clone(), record);
         ids.push(id);
     }
     Ok(ids)
@@ -289,7 +349,7 @@ struct Limits {
 async fn set_limits(State(state): State<SharedState>, bytes: Bytes) -> Response {
     let limits: Limits = match body(&bytes) {
         Ok(l) => l,
-        Err(resp) => return resp,
+        Err(resp) => return resp.into_response(),
     };
     let out = {
         let mut org = state.org_write();
@@ -314,16 +374,16 @@ struct UserFilter {
 
 impl UserFilter {
     /// The user this filter names, `Ok(None)` for "everyone".
-    fn resolve(&self, org: &Org) -> Result<Option<SfId>, Response> {
+    fn resolve(&self, org: &Org) -> Result<Option<SfId>, Fail> {
         if let Some(id) = &self.user_id {
             return SfId::parse(id)
                 .map(Some)
-                .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("user_id: {e}")));
+                .map_err(|e| reject(StatusCode::BAD_REQUEST, format!("user_id: {e}")));
         }
         if let Some(name) = &self.username {
             return crate::oauth::user_by_username(org, name)
                 .map(Some)
-                .ok_or_else(|| fail(StatusCode::NOT_FOUND, format!("no user named {name}")));
+                .ok_or_else(|| reject(StatusCode::NOT_FOUND, format!("no user named {name}")));
         }
         Ok(None)
     }
@@ -332,13 +392,13 @@ impl UserFilter {
 async fn expire_sessions(State(state): State<SharedState>, bytes: Bytes) -> Response {
     let filter: UserFilter = match body(&bytes) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(resp) => return resp.into_response(),
     };
     let n = {
         let mut org = state.org_write();
         let user = match filter.resolve(&org) {
             Ok(u) => u,
-            Err(resp) => return resp,
+            Err(resp) => return resp.into_response(),
         };
         let mut n = 0;
         for s in org.auth.sessions.values_mut() {
@@ -356,13 +416,13 @@ async fn expire_sessions(State(state): State<SharedState>, bytes: Bytes) -> Resp
 async fn revoke_refresh(State(state): State<SharedState>, bytes: Bytes) -> Response {
     let filter: UserFilter = match body(&bytes) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(resp) => return resp.into_response(),
     };
     let n = {
         let mut org = state.org_write();
         let user = match filter.resolve(&org) {
             Ok(u) => u,
-            Err(resp) => return resp,
+            Err(resp) => return resp.into_response(),
         };
         let mut runtime = state.runtime();
         crate::oauth::revoke_refresh_tokens(&mut org, &mut runtime, |r| {
@@ -465,7 +525,7 @@ pub fn add_app(org: &mut Org, new: NewApp) -> Result<ConnectedApp, String> {
 async fn create_app(State(state): State<SharedState>, bytes: Bytes) -> Response {
     let new: NewApp = match body(&bytes) {
         Ok(n) => n,
-        Err(resp) => return resp,
+        Err(resp) => return resp.into_response(),
     };
     let result = add_app(&mut state.org_write(), new);
     match result {
@@ -518,46 +578,47 @@ pub fn add_user(org: &mut Org, new: NewUser) -> Result<SfId, String> {
             new.username
         ));
     }
-    let (name, prefix) = org
-        .schema
-        .object("User")
-        .map_or(("User".to_string(), "005".to_string()), |d| {
-            (d.name.clone(), d.key_prefix.clone())
-        });
-    let id = org.new_id(&prefix);
-    let first = new.first_name.unwrap_or_default();
+    let first = new.first_name.filter(|f| !f.is_empty());
     let last = new.last_name.unwrap_or_else(|| new.username.clone());
-    let full = if first.is_empty() {
-        last.clone()
-    } else {
-        format!("{first} {last}")
-    };
     let alias: String = new.username.chars().take(8).collect();
-    let now = sf_now();
-    let mut rec = serde_json::Map::new();
-    rec.insert("Id".into(), json!(id));
-    rec.insert("Username".into(), json!(new.username));
-    rec.insert(
-        "FirstName".into(),
-        json!(if first.is_empty() { None } else { Some(first) }),
-    );
-    rec.insert("LastName".into(), json!(last));
-    rec.insert("Name".into(), json!(full));
-    rec.insert("Alias".into(), json!(alias));
-    rec.insert(
+    // New users get the "Standard User" profile when the org has one.
+    let profile = org.data.get("Profile").and_then(|t| {
+        t.iter()
+            .find(|(_, r)| r.get("Name").and_then(serde_json::Value::as_str) == Some("Standard User"))
+            .map(|(id, _)| id.to_string())
+    });
+    let mut values = crate::org::Record::new();
+    values.insert("Username".into(), json!(new.username));
+    values.insert("FirstName".into(), json!(first));
+    values.insert("LastName".into(), json!(last));
+    values.insert("Alias".into(), json!(alias));
+    values.insert("CommunityNickname".into(), json!(alias));
+    values.insert(
         "Email".into(),
         json!(new.email.unwrap_or_else(|| new.username.clone())),
     );
-    rec.insert("IsActive".into(), json!(new.active.unwrap_or(true)));
-    rec.insert("TimeZoneSidKey".into(), json!("America/Los_Angeles"));
-    rec.insert("LocaleSidKey".into(), json!("en_US"));
-    rec.insert("LanguageLocaleKey".into(), json!("en_US"));
-    rec.insert("EmailEncodingKey".into(), json!("UTF-8"));
-    rec.insert("UserType".into(), json!("Standard"));
-    rec.insert("CreatedDate".into(), json!(now));
-    rec.insert("LastModifiedDate".into(), json!(now));
-    rec.insert("SystemModstamp".into(), json!(now));
-    org.table_mut(&name).insert(id.clone(), rec);
+    values.insert("IsActive".into(), json!(new.active.unwrap_or(true)));
+    values.insert("TimeZoneSidKey".into(), json!("America/Los_Angeles"));
+    values.insert("LocaleSidKey".into(), json!("en_US"));
+    values.insert("LanguageLocaleKey".into(), json!("en_US"));
+    values.insert("EmailEncodingKey".into(), json!("UTF-8"));
+    values.insert("UserType".into(), json!("Standard"));
+    values.insert("ProfileId".into(), json!(profile));
+    let creator = org
+        .admin_user_id()
+        .cloned()
+        .unwrap_or_else(|| SfId::generate("005", &org.info.pod, 1));
+    let now = sf_now();
+    let id = match org.insert_new("User", values.clone(), &creator, &now) {
+        Some(id) => id,
+        // An org without a User object still gets working credentials.
+        None => {
+            let id = org.new_id("005");
+            values.insert("Id".into(), json!(id));
+            org.table_mut("User").insert(id.clone(), values);
+            id
+        }
+    };
     org.auth.credentials.push(UserCredential {
         user_id: id.clone(),
         username: new.username,

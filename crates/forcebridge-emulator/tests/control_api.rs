@@ -1,5 +1,6 @@
 //! The control API and the middleware it drives, over real HTTP: fault injection, API limits and
 //! `Sforce-Limit-Info`, the request log, seeding records, reset.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)] // tests may panic on failure
 
 #[path = "control_common.rs"]
 mod common;
@@ -161,7 +162,10 @@ async fn seed_records_and_reset() {
         &h,
         Method::POST,
         "records/Account",
-        json!([{"Name": "Acme"}, {"Name": "Globex", "attributes": {"type": "Account"}}]),
+        json!([
+            {"Name": "Acme"},
+            {"name": "Globex", "attributes": {"type": "Account"}, "SystemModstamp": "2020-01-02T03:04:05.000+0000"}
+        ]),
     )
     .await;
     assert_eq!(status, 201, "{out}");
@@ -176,7 +180,25 @@ async fn seed_records_and_reset() {
         assert_eq!(rec["Name"], "Globex");
         assert!(rec.get("attributes").is_none());
         assert!(rec["CreatedDate"].is_string());
+        assert_eq!(
+            rec["SystemModstamp"], "2020-01-02T03:04:05.000+0000",
+            "a given system field is kept"
+        );
     }
+    let (status, out) = control(
+        &h,
+        Method::POST,
+        "records/Account",
+        json!([{"Name": "ok"}, {"NoSuchField__c": 1}]),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(out["error"].as_str().unwrap().contains("NoSuchField__c"));
+    assert_eq!(
+        h.state().org_read().data["Account"].len(),
+        2,
+        "a bad row stores nothing"
+    );
     let (status, _) = control(&h, Method::POST, "records/NoSuchThing__c", json!([{}])).await;
     assert_eq!(status, 404);
     let (status, _) = control(

@@ -1,7 +1,7 @@
 //! Helpers shared by the emulator platform tests (OAuth, SOAP, control API, TLS, state file):
 //! start an emulator on port 0 and talk to it over real HTTP. Included by the other test files
 //! with `#[path = "control_common.rs"] mod common;`; on its own it has no tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use forcebridge_emulator::org::ConnectedApp;
 use forcebridge_emulator::{Emulator, EmulatorConfig, EmulatorHandle};

@@ -1,5 +1,6 @@
 //! OAuth 2.0 over real HTTP: every grant type, its failures, the authorize page with PKCE, refresh
 //! token limits, revocation, userinfo and the identity URL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)] // tests may panic on failure
 
 #[path = "control_common.rs"]
 mod common;

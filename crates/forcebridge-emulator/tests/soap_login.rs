@@ -1,5 +1,6 @@
 //! SOAP Partner/Enterprise `login` over real HTTP: the `loginResponse`, the session it opens, and
 //! the `INVALID_LOGIN` fault.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)] // tests may panic on failure
 
 #[path = "control_common.rs"]
 mod common;

@@ -1,5 +1,6 @@
 //! The state file behind `--state`: what an emulator holds survives a stop and a start, and a
 //! file that is not a state file is refused with a clear error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)] // tests may panic on failure
 
 #[path = "control_common.rs"]
 mod common;

@@ -1,5 +1,6 @@
 //! HTTPS with `tls: true`: the CA written to `<tls_dir>/ca.pem` is all a client needs to trust,
 //! HTTP/1.1 and h2 are both served, and a client that does not trust the CA is refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)] // tests may panic on failure
 
 #[path = "control_common.rs"]
 mod common;

@@ -1,6 +1,7 @@
 //! `forcebridge emulator` as a subprocess: the one JSON line it prints, HTTPS trusted through the
 //! printed `ca_file`, a clean stop on SIGTERM, and a `--state` file that survives a restart and a
 //! `kill -9` in the middle of writes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)] // tests may panic on failure
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

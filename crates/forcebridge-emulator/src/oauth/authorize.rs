@@ -31,42 +31,42 @@ struct Valid {
     scope: Option<String>,
 }
 
-fn validate(state: &SharedState, p: &HashMap<String, String>) -> Result<Valid, Response> {
+fn validate(state: &SharedState, p: &HashMap<String, String>) -> Result<Valid, Box<Response>> {
     let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let client_id = get("client_id").unwrap_or_default();
     let redirect_uri = get("redirect_uri").unwrap_or_default();
     {
         let org = state.org_read();
         let app = active_app(&org, client_id)
-            .map_err(|_| error_page("invalid_client_id", "client identifier invalid"))?;
+            .map_err(|_| Box::new(error_page("invalid_client_id", "client identifier invalid")))?;
         if !app
             .callback_urls
             .iter()
             .any(|u| callback_matches(u, redirect_uri))
         {
-            return Err(error_page(
+            return Err(Box::new(error_page(
                 "redirect_uri_mismatch",
                 "redirect_uri must match configuration",
-            ));
+            )));
         }
     }
     let request_state = get("state").map(str::to_string);
     if get("response_type") != Some("code") {
-        return Err(redirect_error(
+        return Err(Box::new(redirect_error(
             redirect_uri,
             "unsupported_response_type",
             "response type not supported",
             request_state.as_deref(),
-        ));
+        )));
     }
     let code_challenge = get("code_challenge").map(str::to_string);
     if code_challenge.is_some() && get("code_challenge_method").is_some_and(|m| m != "S256") {
-        return Err(redirect_error(
+        return Err(Box::new(redirect_error(
             redirect_uri,
             "invalid_request",
             "invalid code_challenge_method",
             request_state.as_deref(),
-        ));
+        )));
     }
     Ok(Valid {
         client_id: client_id.to_string(),
@@ -81,7 +81,7 @@ fn validate(state: &SharedState, p: &HashMap<String, String>) -> Result<Valid, R
 pub async fn page(State(state): State<SharedState>, Query(p): Query<HashMap<String, String>>) -> Response {
     match validate(&state, &p) {
         Ok(_) => Html(render_form(&p, None)).into_response(),
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
 
@@ -97,7 +97,7 @@ pub async fn submit(
     }
     let valid = match validate(&state, &p) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if p.get("action").map(String::as_str) == Some("deny") {
         return redirect_error(

@@ -33,15 +33,16 @@ fn caller(
     state: &AppState,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
-) -> Result<(UserProfile, serde_json::Value), Response> {
+) -> Result<(UserProfile, serde_json::Value), Box<Response>> {
     let token = bearer_token(headers)
         .map(str::to_string)
         .or_else(|| query.get("oauth_token").cloned())
         .or_else(|| query.get("access_token").cloned())
-        .ok_or_else(|| forbidden("Bad_OAuth_Token"))?;
+        .ok_or_else(|| Box::new(forbidden("Bad_OAuth_Token")))?;
     let org = state.org_read();
-    let session = live_session(&org, &token).ok_or_else(|| forbidden("Bad_OAuth_Token"))?;
-    let profile = user_profile(&org, &session.user_id).ok_or_else(|| forbidden("Bad_OAuth_Token"))?;
+    let session = live_session(&org, &token).ok_or_else(|| Box::new(forbidden("Bad_OAuth_Token")))?;
+    let profile =
+        user_profile(&org, &session.user_id).ok_or_else(|| Box::new(forbidden("Bad_OAuth_Token")))?;
     let urls = urls(&state.base_url, &org, &session.user_id);
     Ok((profile, urls))
 }
@@ -85,7 +86,7 @@ pub async fn userinfo(
 ) -> Response {
     let (p, urls) = match caller(&state, &headers, &query) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let org_id = state.org_read().info.id.clone();
     let base = &state.base_url;
@@ -128,7 +129,7 @@ pub async fn identity(
 ) -> Response {
     let (_caller, urls) = match caller(&state, &headers, &query) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let (org_ok, id, target) = {
         let org = state.org_read();
