@@ -158,3 +158,22 @@ async fn more_than_200_records_are_refused() {
             .all(|r| r["success"] == json!(true))
     );
 }
+
+#[tokio::test]
+async fn upsert_by_id_creates_records_without_one() {
+    let app = spawn().await;
+    let existing = app.create("Account", json!({"Name": "Old"})).await;
+    let (status, body) = app
+        .patch(
+            "composite/sobjects/Account/Id",
+            json!({"records": [
+                {"attributes": {"type": "Account"}, "Id": existing, "Name": "Renamed"},
+                {"attributes": {"type": "Account"}, "Name": "Brand new"},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["created"], json!(false));
+    assert_eq!(body[1]["created"], json!(true));
+    assert_eq!(body[1]["success"], json!(true));
+}

@@ -254,3 +254,60 @@ async fn limits_report_daily_api_requests() {
         assert!(body[key]["Remaining"].is_u64(), "{key}");
     }
 }
+
+#[tokio::test]
+async fn urls_follow_salesforce_per_object() {
+    let app = spawn().await;
+    let (_, global) = app.get("sobjects").await;
+    let entry = |name: &str| {
+        global["sobjects"]
+            .as_array()
+            .expect("sobjects")
+            .iter()
+            .find(|o| o["name"] == name)
+            .cloned()
+            .expect("object")
+    };
+    let org_urls = entry("Organization")["urls"].clone();
+    let keys: Vec<&String> = org_urls.as_object().expect("urls").keys().collect();
+    assert_eq!(keys, ["rowTemplate", "describe", "sobject"]);
+    assert!(entry("Case")["urls"]["caseArticleSuggestions"].is_string());
+    assert!(entry("Account")["urls"].get("defaultValues").is_none());
+    let (_, contact) = app.get("sobjects/Contact/describe").await;
+    assert_eq!(
+        contact["urls"]["uiNewRecord"],
+        json!(format!("{}/003/e", app.base))
+    );
+    assert_eq!(
+        contact["supportedScopes"][0],
+        json!({"label": "All contacts", "name": "everything"})
+    );
+    assert_eq!(field(&contact, "LastName")["extraTypeInfo"], json!("personname"));
+    assert_eq!(field(&contact, "LastName")["idLookup"], json!(false));
+    let (_, opp) = app.get("sobjects/Opportunity/describe").await;
+    assert_eq!(field(&opp, "Name")["idLookup"], json!(true));
+}
+
+#[tokio::test]
+async fn record_counts_and_events() {
+    let app = spawn().await;
+    app.create("Account", json!({"Name": "A"})).await;
+    let gone = app.create("Account", json!({"Name": "B"})).await;
+    app.delete(&format!("sobjects/Account/{gone}")).await;
+    let contact = app.create("Contact", json!({"LastName": "Doe"})).await;
+    app.create(
+        "Event",
+        json!({"Subject": "Meeting", "WhoId": contact, "StartDateTime": "2026-11-21T10:00:00Z",
+               "EndDateTime": "2026-11-21T11:00:00Z"}),
+    )
+    .await;
+    let (status, body) = app.get("limits/recordCount?sObjects=Account,Lead").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"sObjects": [{"count": 1, "name": "Account"}, {"count": 0, "name": "Lead"}]})
+    );
+    let (status, body) = app.query("SELECT Subject, Who.Name FROM Event").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["records"][0]["Who"]["Name"], json!("Doe"));
+}

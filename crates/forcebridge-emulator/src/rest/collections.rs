@@ -285,7 +285,8 @@ pub fn upsert(
             continue;
         }
         let value = key_of(record).unwrap_or_default();
-        if value.is_empty() {
+        // Keyed by Id, a record without one is created (as Salesforce does).
+        if value.is_empty() && key != "Id" {
             let e = SfError::bad_request("MISSING_ARGUMENT", format!("{key} not specified"))
                 .with_fields([key.clone()]);
             outcomes.push(Outcome::Err(failure(None, &e)));

@@ -11,20 +11,71 @@ use crate::error::SfError;
 use crate::org::Org;
 use crate::schema::{FieldDef, FieldType, ObjectDef};
 
-/// The `urls` of an object.
-fn object_urls(ctx: &Ctx<'_>, def: &ObjectDef) -> Value {
+/// The `urls` of an object: global describe's (`full` false) or a full describe's, which adds
+/// the UI templates. Objects without layouts (e.g. Organization) have only `rowTemplate`,
+/// `describe` and `sobject`; Case, Event and User have their own extra resources, as Salesforce
+/// lists them.
+fn urls(ctx: &Ctx<'_>, def: &ObjectDef, full: bool) -> Map<String, Value> {
     let base = format!("{}/sobjects/{}", ctx.prefix(), def.name);
-    json!({
-        "compactLayouts": format!("{base}/describe/compactLayouts"),
-        "rowTemplate": format!("{base}/{{ID}}"),
-        "approvalLayouts": format!("{base}/describe/approvalLayouts"),
-        "defaultValues": format!("{base}/defaultValues?recordTypeId&fields"),
-        "listviews": format!("{base}/listviews"),
-        "describe": format!("{base}/describe"),
-        "quickActions": format!("{base}/quickActions"),
-        "layouts": format!("{base}/describe/layouts"),
-        "sobject": base,
-    })
+    let mut urls = Map::new();
+    let mut put = |k: &str, v: String| {
+        urls.insert(k.to_string(), Value::String(v));
+    };
+    if !layoutable(def) {
+        put("rowTemplate", format!("{base}/{{ID}}"));
+        put("describe", format!("{base}/describe"));
+        put("sobject", base);
+        return urls;
+    }
+    let is_user = def.name == "User";
+    let is_event = def.name == "Event";
+    // User has neither approval layouts nor list views; a full Event describe neither.
+    let layouts_and_views = !(is_user || (is_event && full));
+    put("compactLayouts", format!("{base}/describe/compactLayouts"));
+    put("rowTemplate", format!("{base}/{{ID}}"));
+    if is_user {
+        put(
+            "namedLayouts",
+            format!("{base}/describe/namedLayouts/{{LayoutName}}"),
+        );
+        put("passwordUtilities", format!("{base}/{{ID}}/password"));
+    }
+    if layouts_and_views {
+        put("approvalLayouts", format!("{base}/describe/approvalLayouts"));
+    }
+    if def.name == "Case" {
+        put("caseArticleSuggestions", format!("{base}/suggestedArticles"));
+        put(
+            "caseRowArticleSuggestions",
+            format!("{base}/{{ID}}/suggestedArticles"),
+        );
+    }
+    if full {
+        put("uiDetailTemplate", format!("{}/{{ID}}", ctx.base_url));
+        put("uiEditTemplate", format!("{}/{{ID}}/e", ctx.base_url));
+    }
+    if is_event && full {
+        put(
+            "eventSeriesUpdates",
+            format!("{base}/{{ID}}/fromThisEventOnwards"),
+        );
+    }
+    if layouts_and_views {
+        put("listviews", format!("{base}/listviews"));
+    }
+    put("describe", format!("{base}/describe"));
+    if full {
+        put("uiNewRecord", format!("{}/{}/e", ctx.base_url, def.key_prefix));
+    }
+    put("quickActions", format!("{base}/quickActions"));
+    put("layouts", format!("{base}/describe/layouts"));
+    put("sobject", base);
+    urls
+}
+
+/// Whether the object has page layouts (system objects such as Organization do not).
+fn layoutable(def: &ObjectDef) -> bool {
+    def.createable
 }
 
 /// The summary of one object, as global describe lists it and `GET /sobjects/{obj}` wraps it.
@@ -57,7 +108,7 @@ pub fn summary(ctx: &Ctx<'_>, def: &ObjectDef) -> Value {
         "triggerable": def.triggerable,
         "undeletable": def.undeletable,
         "updateable": def.updateable,
-        "urls": object_urls(ctx, def),
+        "urls": Value::Object(urls(ctx, def, false)),
     })
 }
 
@@ -120,9 +171,14 @@ fn byte_length(f: &FieldDef) -> u32 {
     }
 }
 
-fn extra_type_info(f: &FieldDef) -> Value {
+fn extra_type_info(def: &ObjectDef, f: &FieldDef) -> Value {
+    let person = def.fields.get("Name").is_some_and(|n| !n.createable) && def.fields.contains_key("LastName");
     match f.ftype {
         FieldType::Textarea => json!("plaintextarea"),
+        FieldType::Url if f.name == "PhotoUrl" => json!("imageurl"),
+        _ if person && matches!(f.name.as_str(), "FirstName" | "LastName" | "Salutation" | "Name") => {
+            json!("personname")
+        }
         _ => Value::Null,
     }
 }
@@ -207,7 +263,7 @@ pub fn field(def: &ObjectDef, f: &FieldDef) -> Value {
         ("displayLocationInDecimal", json!(false)),
         ("encrypted", json!(f.ftype == FieldType::EncryptedString)),
         ("externalId", json!(f.external_id)),
-        ("extraTypeInfo", json!(extra_type_info(f))),
+        ("extraTypeInfo", json!(extra_type_info(def, f))),
         ("filterable", json!(f.filterable)),
         ("filteredLookupInfo", json!(null)),
         ("formulaTreatNullNumberAsZero", json!(false)),
@@ -316,13 +372,14 @@ pub fn describe(ctx: &Ctx<'_>, org: &Org, object: &str) -> Result<Reply, SfError
         "searchLayoutable": def.searchable,
         "sobjectDescribeOption": "FULL",
         "supportedScopes": [
-            { "label": "All records", "name": "everything" },
-            { "label": "My records", "name": "mine" },
+            { "label": format!("All {}", def.label_plural.to_lowercase()), "name": "everything" },
+            { "label": format!("My {}", def.label_plural.to_lowercase()), "name": "mine" },
         ],
     });
     if let Value::Object(extra) = extra {
         body.extend(extra);
     }
+    body.insert("urls".into(), Value::Object(urls(ctx, def, true)));
     body.sort_keys();
     Ok(Reply::ok(Value::Object(body)))
 }

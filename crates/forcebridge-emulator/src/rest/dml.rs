@@ -314,10 +314,9 @@ impl<'a> Tx<'a> {
         let (field_name, found) = self.matches(object, field, value)?;
         let is_id = field_name == "Id";
         let mut body = body.clone();
-        if !is_id {
-            // The URL's value wins; a body repeating the key is accepted.
-            body.retain(|k, _| !k.eq_ignore_ascii_case(&field_name));
-        }
+        // The key's value comes from the URL (or the Collections record); a body repeating it —
+        // `"Id": null` included — is accepted.
+        body.retain(|k, _| !k.eq_ignore_ascii_case(&field_name));
         match found.as_slice() {
             [] if is_id && !value.is_empty() => {
                 Err(SfError::not_found("The requested resource does not exist"))

@@ -80,6 +80,37 @@ pub fn body(org: &Org) -> Value {
     Value::Object(map)
 }
 
+/// `GET /limits/recordCount?sObjects=A,B`: live records per listed object (per object with
+/// records when `sObjects` is absent). Salesforce's counts are storage statistics that lag a
+/// little; these are exact.
+pub fn record_count(ctx: &super::Ctx<'_>, org: &Org) -> Reply {
+    let wanted: Option<Vec<String>> = ctx.param("sObjects").map(|s| {
+        s.split(',')
+            .map(|n| n.trim().to_ascii_lowercase())
+            .filter(|n| !n.is_empty())
+            .collect()
+    });
+    let counts: Vec<Value> = org
+        .schema
+        .objects()
+        .filter(|o| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| w.contains(&o.name.to_ascii_lowercase()))
+        })
+        .filter_map(|o| {
+            let live = org.data.get(&o.name).map_or(0, |t| {
+                t.values()
+                    .filter(|r| r.get("IsDeleted").and_then(Value::as_bool) != Some(true))
+                    .count()
+            });
+            // Listed objects are reported even when empty; unlisted ones only when they have records.
+            (wanted.is_some() || live > 0).then(|| json!({ "count": live, "name": o.name }))
+        })
+        .collect();
+    Reply::ok(json!({ "sObjects": counts }))
+}
+
 /// `GET /limits`.
 pub fn limits(org: &Org) -> Reply {
     Reply::ok(body(org))

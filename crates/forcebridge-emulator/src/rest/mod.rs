@@ -292,6 +292,7 @@ pub fn dispatch_read(ctx: &Ctx<'_>, org: &Org, segs: &[&str]) -> Result<Reply, S
         ["query" | "queryAll", locator] => query::more(ctx, locator),
         ["composite", "sobjects", object] => collections::retrieve(ctx, org, object, None),
         ["limits"] => Ok(limits::limits(org)),
+        ["limits", "recordCount"] => Ok(limits::record_count(ctx, org)),
         ["composite"] | ["composite", "sobjects"] => Err(method_not_allowed(&Method::GET, "POST")),
         _ => Err(SfError::no_resource()),
     }

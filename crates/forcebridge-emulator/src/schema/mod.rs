@@ -182,10 +182,10 @@ impl FieldDef {
         self
     }
 
-    /// The record's name field (`nameField: true`); name fields are also id-lookup fields.
+    /// The record's name field (`nameField: true`). Not an id-lookup field by itself: describe
+    /// reports `idLookup` on `Opportunity.Name` and `Case.CaseNumber` but not on `Account.Name`.
     pub fn name_field(mut self) -> Self {
         self.name_field = true;
-        self.id_lookup = true;
         self
     }
 

@@ -130,6 +130,46 @@ fn currency(name: &str, label: &str, precision: u32, scale: u32) -> FieldDef {
     f(name, label, T::Currency).number(precision, scale)
 }
 
+fn read_only_datetime(name: &str, label: &str) -> FieldDef {
+    f(name, label, T::Datetime).read_only()
+}
+
+/// `LastViewedDate` and `LastReferencedDate`, which Salesforce keeps on every MRU-enabled object.
+fn viewed() -> Vec<FieldDef> {
+    vec![
+        read_only_datetime("LastViewedDate", "Last Viewed Date"),
+        read_only_datetime("LastReferencedDate", "Last Referenced Date"),
+    ]
+}
+
+/// `MasterRecordId`: the record this one was merged into.
+fn master_record(object: &str) -> FieldDef {
+    reference("MasterRecordId", "Master Record ID", &[object], "MasterRecord").read_only()
+}
+
+/// Data.com clean status, on Account, Contact and Lead.
+fn clean_status() -> FieldDef {
+    picklist(
+        "CleanStatus",
+        "Clean Status",
+        &[
+            "Matched",
+            "Different",
+            "Acknowledged",
+            "NotFound",
+            "Inactive",
+            "Pending",
+            "SelectMatch",
+            "Skipped",
+        ],
+    )
+    .len(40)
+}
+
+fn photo_url() -> FieldDef {
+    f("PhotoUrl", "Photo URL", T::Url).len(255).read_only()
+}
+
 /// A compound address (`BillingAddress`) and its components, prefixed (`Billing`, `Mailing`, or
 /// nothing for Lead's and User's own address).
 fn address(prefix: &str, label: &str) -> Vec<FieldDef> {
@@ -283,6 +323,104 @@ fn organization() -> ObjectDef {
             picklist("DefaultLocaleSidKey", "Locale", LOCALES).read_only(),
             picklist("TimeZoneSidKey", "Time Zone", TIME_ZONES).read_only(),
             picklist("LanguageLocaleKey", "Language", LANGUAGES).read_only(),
+            boolean("ReceivesInfoEmails", "Info Emails").read_only(),
+            boolean("ReceivesAdminInfoEmails", "Info Emails Admin").read_only(),
+            boolean(
+                "PreferencesRequireOpportunityProducts",
+                "RequireOpportunityProducts",
+            )
+            .read_only(),
+            boolean(
+                "PreferencesTransactionSecurityPolicy",
+                "TransactionSecurityPolicy",
+            )
+            .read_only(),
+            boolean("PreferencesTerminateOldestSession", "TerminateOldestSession").read_only(),
+            boolean("PreferencesConsentManagementEnabled", "ConsentManagementEnabled").read_only(),
+            boolean(
+                "PreferencesAutoSelectIndividualOnMerge",
+                "AutoSelectIndividualOnMerge",
+            )
+            .read_only(),
+            boolean("PreferencesLightningLoginEnabled", "LightningLoginEnabled").read_only(),
+            boolean("PreferencesOnlyLLPermUserAllowed", "OnlyLLPermUserAllowed").read_only(),
+            f("FiscalYearStartMonth", "Fiscal Year Starts In", T::Int)
+                .digits(9)
+                .read_only(),
+            boolean("UsesStartDateAsFiscalYearName", "Fiscal Year Name by Start").read_only(),
+            picklist(
+                "DefaultAccountAccess",
+                "Default Account Access",
+                &["None", "Read", "Edit"],
+            )
+            .read_only(),
+            picklist(
+                "DefaultContactAccess",
+                "Default Contact Access",
+                &["None", "Read", "Edit", "ControlledByParent"],
+            )
+            .read_only(),
+            picklist(
+                "DefaultOpportunityAccess",
+                "Default Opportunity Access",
+                &["None", "Read", "Edit"],
+            )
+            .read_only(),
+            picklist(
+                "DefaultLeadAccess",
+                "Default Lead Access",
+                &["None", "Read", "Edit", "ReadEditTransfer"],
+            )
+            .read_only(),
+            picklist(
+                "DefaultCaseAccess",
+                "Default Case Access",
+                &["None", "Read", "Edit", "ReadEditTransfer"],
+            )
+            .read_only(),
+            picklist(
+                "DefaultCalendarAccess",
+                "Default Calendar Access",
+                &[
+                    "HideDetails",
+                    "HideDetailsInsert",
+                    "ShowDetails",
+                    "ShowDetailsInsert",
+                    "AllowEdits",
+                ],
+            )
+            .read_only(),
+            picklist(
+                "DefaultPricebookAccess",
+                "Default Price Book Access",
+                &["None", "ReadSelect"],
+            )
+            .read_only(),
+            picklist(
+                "DefaultCampaignAccess",
+                "Default Campaign Access",
+                &["None", "Read", "Edit", "All"],
+            )
+            .read_only(),
+            f(
+                "DelegatedAuthenticationServiceUrl",
+                "Delegated Authentication Service URL",
+                T::Url,
+            )
+            .len(1000)
+            .read_only(),
+            email("ComplianceBccEmail", "Compliance BCC Email", 80).read_only(),
+            picklist(
+                "UiSkin",
+                "UI Skin",
+                &["Theme1", "Theme2", "PortalDefault", "Webstore", "Theme3"],
+            )
+            .read_only(),
+            text("SignupCountryIsoCode", "Signup Country", 2).read_only(),
+            read_only_datetime("TrialExpirationDate", "Trial Expiration Date"),
+            f("NumKnowledgeService", "Knowledge Licenses", T::Int)
+                .digits(9)
+                .read_only(),
             picklist(
                 "OrganizationType",
                 "Edition",
@@ -294,9 +432,26 @@ fn organization() -> ObjectDef {
                 ],
             )
             .read_only(),
+            text("NamespacePrefix", "Namespace Prefix", 15).read_only(),
             text("InstanceName", "Instance Name", 5).read_only(),
             boolean("IsSandbox", "Is Sandbox").read_only(),
-            text("NamespacePrefix", "Namespace Prefix", 15).read_only(),
+            picklist(
+                "WebToCaseDefaultOrigin",
+                "Web to Cases Default Origin",
+                &["Phone", "Email", "Web"],
+            )
+            .read_only(),
+            f("MonthlyPageViewsUsed", "Monthly Page Views Used", T::Int)
+                .digits(9)
+                .read_only(),
+            f(
+                "MonthlyPageViewsEntitlement",
+                "Monthly Page Views Allowed",
+                T::Int,
+            )
+            .digits(9)
+            .read_only(),
+            boolean("IsReadOnly", "Is Read Only").read_only(),
         ])
         .fields(audit())
         .done()
@@ -421,6 +576,7 @@ fn account() -> ObjectDef {
     o.def.mergeable = true;
     o.fields(head())
         .fields([
+            master_record("Account"),
             text("Name", "Account Name", 255).required().name_field(),
             picklist(
                 "Type",
@@ -434,7 +590,9 @@ fn account() -> ObjectDef {
                     "Technology Partner",
                     "Other",
                 ],
-            ),
+            )
+            .len(40),
+            reference("RecordTypeId", "Record Type ID", &["RecordType"], "RecordType"),
             reference("ParentId", "Parent Account ID", &["Account"], "Parent"),
         ])
         .fields(address("Billing", "Billing"))
@@ -444,25 +602,37 @@ fn account() -> ObjectDef {
             phone("Fax", "Account Fax"),
             text("AccountNumber", "Account Number", 40),
             f("Website", "Website", T::Url).len(255),
+            photo_url(),
             text("Sic", "SIC Code", 20),
-            picklist("Industry", "Industry", INDUSTRIES),
+            picklist("Industry", "Industry", INDUSTRIES).len(40),
             currency("AnnualRevenue", "Annual Revenue", 18, 0),
             f("NumberOfEmployees", "Employees", T::Int).digits(8),
             picklist(
                 "Ownership",
                 "Ownership",
                 &["Public", "Private", "Subsidiary", "Other"],
-            ),
+            )
+            .len(40),
             text("TickerSymbol", "Ticker Symbol", 20),
             long_text("Description", "Account Description"),
-            picklist("Rating", "Account Rating", RATINGS),
+            picklist("Rating", "Account Rating", RATINGS).len(40),
             text("Site", "Account Site", 80),
             owner(&["User"]),
         ])
         .fields(audit())
+        .fields([f("LastActivityDate", "Last Activity", T::Date).read_only()])
+        .fields(viewed())
         .fields([
-            f("LastActivityDate", "Last Activity", T::Date).read_only(),
-            picklist("AccountSource", "Account Source", LEAD_SOURCES),
+            text("Jigsaw", "Data.com Key", 20),
+            text("JigsawCompanyId", "Jigsaw Company ID", 20).read_only(),
+            clean_status(),
+            picklist("AccountSource", "Account Source", LEAD_SOURCES).len(40),
+            text("DunsNumber", "D-U-N-S Number", 9),
+            text("Tradestyle", "Tradestyle", 255),
+            text("NaicsCode", "NAICS Code", 8),
+            text("NaicsDesc", "NAICS Description", 120),
+            text("YearStarted", "Year Started", 4),
+            text("SicDesc", "SIC Description", 80),
         ])
         .done()
 }
@@ -471,7 +641,10 @@ fn contact() -> ObjectDef {
     let mut o = Obj::new("Contact", "Contact", "Contacts", "003");
     o.def.mergeable = true;
     o.fields(head())
-        .fields([reference("AccountId", "Account ID", &["Account"], "Account")])
+        .fields([
+            master_record("Contact"),
+            reference("AccountId", "Account ID", &["Account"], "Account"),
+        ])
         .fields(person_name())
         .fields(address("Other", "Other"))
         .fields(address("Mailing", "Mailing"))
@@ -498,8 +671,18 @@ fn contact() -> ObjectDef {
         .fields(audit())
         .fields([
             f("LastActivityDate", "Last Activity", T::Date).read_only(),
+            read_only_datetime("LastCURequestDate", "Last Stay-in-Touch Request Date"),
+            read_only_datetime("LastCUUpdateDate", "Last Stay-in-Touch Save Date"),
+        ])
+        .fields(viewed())
+        .fields([
             text("EmailBouncedReason", "Email Bounced Reason", 255),
             f("EmailBouncedDate", "Email Bounced Date", T::Datetime),
+            boolean("IsEmailBounced", "Is Email Bounced").read_only(),
+            photo_url(),
+            text("Jigsaw", "Data.com Key", 20),
+            text("JigsawContactId", "Jigsaw Contact ID", 20).read_only(),
+            clean_status(),
         ])
         .done()
 }
@@ -517,7 +700,6 @@ fn lead() -> ObjectDef {
             "Closed - Not Converted",
         ],
     )
-    .len(40)
     .required()
     .restricted();
     // LeadStatus carries a "converted" flag per value; describe does not show it, the convert
@@ -526,6 +708,7 @@ fn lead() -> ObjectDef {
         v.attribute = Some(("converted".to_string(), v.value == "Closed - Converted"));
     }
     o.fields(head())
+        .fields([master_record("Lead")])
         .fields(person_name())
         .fields([
             text("Title", "Title", 128),
@@ -538,6 +721,7 @@ fn lead() -> ObjectDef {
             phone("Fax", "Fax"),
             email("Email", "Email", 80).id_lookup(),
             f("Website", "Website", T::Url).len(255),
+            photo_url(),
             long_text("Description", "Description"),
             picklist("LeadSource", "Lead Source", LEAD_SOURCES),
             status,
@@ -547,7 +731,8 @@ fn lead() -> ObjectDef {
             f("NumberOfEmployees", "Employees", T::Int).digits(8),
             owner(&["Group", "User"]),
             boolean("HasOptedOutOfEmail", "Email Opt Out"),
-            boolean("IsConverted", "Converted").read_only(),
+            // Createable (a lead may be loaded already converted), never updateable.
+            boolean("IsConverted", "Converted").create_only(),
             f("ConvertedDate", "Converted Date", T::Date).read_only(),
             reference(
                 "ConvertedAccountId",
@@ -576,17 +761,30 @@ fn lead() -> ObjectDef {
         ])
         .fields(audit())
         .fields([f("LastActivityDate", "Last Activity", T::Date).read_only()])
+        .fields(viewed())
+        .fields([
+            text("Jigsaw", "Data.com Key", 20),
+            text("JigsawContactId", "Jigsaw Contact ID", 20).read_only(),
+            clean_status(),
+            text("CompanyDunsNumber", "Company D-U-N-S Number", 9),
+            text("EmailBouncedReason", "Email Bounced Reason", 255),
+            f("EmailBouncedDate", "Email Bounced Date", T::Datetime),
+        ])
         .done()
 }
 
 fn case() -> ObjectDef {
     let o = Obj::new("Case", "Case", "Cases", "500");
-    let mut number = text("CaseNumber", "Case Number", 30).read_only().name_field();
+    let mut number = text("CaseNumber", "Case Number", 30)
+        .read_only()
+        .name_field()
+        .id_lookup();
     number.auto_number = true;
     number.defaulted_on_create = true;
     number.nillable = false;
     o.fields(head())
         .fields([
+            master_record("Case"),
             number,
             reference("ContactId", "Contact ID", &["Contact"], "Contact"),
             reference("AccountId", "Account ID", &["Account"], "Account"),
@@ -599,10 +797,11 @@ fn case() -> ObjectDef {
                 "Type",
                 "Case Type",
                 &["Mechanical", "Electrical", "Electronic", "Structural", "Other"],
-            ),
+            )
+            .len(40),
+            // Nillable but defaulted, as describe reports it; CaseStatus backs the values.
             picklist("Status", "Status", &["*New", "Working", "Escalated", "Closed"])
                 .len(40)
-                .required()
                 .restricted(),
             picklist(
                 "Reason",
@@ -616,22 +815,28 @@ fn case() -> ObjectDef {
                     "Feedback",
                     "Other",
                 ],
-            ),
-            picklist("Origin", "Case Origin", &["Phone", "Email", "Web"]),
+            )
+            .len(40),
+            picklist("Origin", "Case Origin", &["Phone", "Email", "Web"]).len(40),
             text("Subject", "Subject", 255),
             picklist("Priority", "Priority", &["High", "*Medium", "Low"])
                 .len(40)
-                .required()
                 .restricted(),
             long_text("Description", "Description"),
             boolean("IsClosed", "Closed").read_only(),
-            f("ClosedDate", "Closed Date", T::Datetime).read_only(),
+            read_only_datetime("ClosedDate", "Closed Date"),
             boolean("IsEscalated", "Escalated"),
             owner(&["Group", "User"]),
-            email("ContactEmail", "Contact Email", 80).read_only(),
-            phone("ContactPhone", "Contact Phone").read_only(),
         ])
         .fields(audit())
+        .fields([
+            phone("ContactPhone", "Contact Phone").read_only(),
+            phone("ContactMobile", "Contact Mobile").read_only(),
+            email("ContactEmail", "Contact Email", 80).read_only(),
+            phone("ContactFax", "Contact Fax").read_only(),
+            f("Comments", "Internal Comments", T::Textarea).len(4000),
+        ])
+        .fields(viewed())
         .done()
 }
 
@@ -639,10 +844,29 @@ fn opportunity() -> ObjectDef {
     let o = Obj::new("Opportunity", "Opportunity", "Opportunities", "006");
     let mut expected = currency("ExpectedRevenue", "Expected Amount", 18, 2).read_only();
     expected.calculated = true;
+    let mut category = picklist(
+        "ForecastCategory",
+        "Forecast Category",
+        &[
+            "Omitted",
+            "Pipeline",
+            "BestCase",
+            "MostLikely",
+            "Forecast",
+            "Closed",
+        ],
+    )
+    .len(40)
+    .read_only();
+    category.nillable = false;
+    // Createable only, and without a relationship name, as describe reports it.
+    let mut contact = f("ContactId", "Contact ID", T::Reference).create_only();
+    contact.reference_to = vec!["Contact".to_string()];
     o.fields(head())
         .fields([
             reference("AccountId", "Account ID", &["Account"], "Account"),
-            text("Name", "Name", 120).required().name_field(),
+            boolean("IsPrivate", "Private"),
+            text("Name", "Name", 120).required().name_field().id_lookup(),
             long_text("Description", "Description"),
             picklist(
                 "StageName",
@@ -660,12 +884,14 @@ fn opportunity() -> ObjectDef {
                     "Closed Lost",
                 ],
             )
-            .len(40)
             .required()
             .restricted(),
             currency("Amount", "Amount", 18, 2),
-            f("Probability", "Probability (%)", T::Percent).number(3, 0),
+            f("Probability", "Probability (%)", T::Percent)
+                .number(3, 0)
+                .defaulted(),
             expected,
+            f("TotalOpportunityQuantity", "Quantity", T::Double).number(18, 2),
             f("CloseDate", "Close Date", T::Date).required(),
             picklist(
                 "Type",
@@ -681,16 +907,106 @@ fn opportunity() -> ObjectDef {
             picklist("LeadSource", "Lead Source", LEAD_SOURCES),
             boolean("IsClosed", "Closed").read_only(),
             boolean("IsWon", "Won").read_only(),
+            category,
             picklist(
                 "ForecastCategoryName",
                 "Forecast Category",
                 &["Omitted", "Pipeline", "Best Case", "Commit", "Closed"],
             )
             .defaulted(),
+            boolean("HasOpportunityLineItem", "Has Line Item").read_only(),
             owner(&["User"]),
         ])
         .fields(audit())
-        .fields([f("LastActivityDate", "Last Activity", T::Date).read_only()])
+        .fields([
+            f("LastActivityDate", "Last Activity", T::Date).read_only(),
+            read_only_datetime("LastStageChangeDate", "Last Stage Change Date"),
+            f("FiscalQuarter", "Fiscal Quarter", T::Int).digits(8).read_only(),
+            f("FiscalYear", "Fiscal Year", T::Int).digits(8).read_only(),
+            text("Fiscal", "Fiscal Period", 6).read_only(),
+            contact,
+        ])
+        .fields(viewed())
+        .fields([
+            boolean("HasOpenActivity", "Has Open Activity").read_only(),
+            boolean("HasOverdueTask", "Has Overdue Task").read_only(),
+        ])
+        .done()
+}
+
+fn event() -> ObjectDef {
+    let mut o = Obj::new("Event", "Event", "Events", "00U");
+    o.def.feed_enabled = false;
+    let mut subject = f("Subject", "Subject", T::Combobox).values(&[
+        "Call",
+        "Email",
+        "Meeting",
+        "Send Letter/Quote",
+        "Other",
+    ]);
+    subject.length = 255;
+    let mut id = f("Id", "Activity ID", T::Id);
+    id.id_lookup = true;
+    id.nillable = false;
+    o.fields([id])
+        .fields([
+            reference("WhoId", "Name ID", &["Contact", "Lead"], "Who"),
+            reference(
+                "WhatId",
+                "Related To ID",
+                &["Account", "Opportunity", "Case"],
+                "What",
+            ),
+            subject,
+            text("Location", "Location", 255),
+            boolean("IsAllDayEvent", "All-Day Event"),
+            f("ActivityDateTime", "Due Date Time", T::Datetime),
+            f("ActivityDate", "Due Date Only", T::Date),
+            f("DurationInMinutes", "Duration", T::Int).digits(8),
+            f("StartDateTime", "Start Date Time", T::Datetime),
+            f("EndDateTime", "End Date Time", T::Datetime),
+            f("EndDate", "End Date", T::Date).read_only(),
+            long_text("Description", "Description"),
+            reference("AccountId", "Account ID", &["Account"], "Account").read_only(),
+            {
+                let mut owner = reference("OwnerId", "Assigned To ID", &["User"], "Owner").defaulted();
+                owner.nillable = false;
+                owner
+            },
+            boolean("IsPrivate", "Private"),
+            picklist("ShowAs", "Show Time As", &["*Busy", "OutOfOffice", "Free"]).len(40),
+            boolean("IsDeleted", "Deleted").read_only(),
+            boolean("IsChild", "Is Child").read_only(),
+            boolean("IsGroupEvent", "Is Group Event").read_only(),
+        ])
+        .fields(audit())
+        .fields([
+            boolean("IsArchived", "Archived").read_only(),
+            f("ReminderDateTime", "Reminder Date/Time", T::Datetime),
+            boolean("IsReminderSet", "Reminder Set"),
+            picklist("EventSubtype", "Event Subtype", &["Event"])
+                .len(40)
+                .create_only(),
+        ])
+        .done()
+}
+
+fn record_type() -> ObjectDef {
+    let mut o = Obj::new("RecordType", "Record Type", "Record Types", "012").system_managed();
+    o.def.updateable = false;
+    o.def.triggerable = false;
+    o.fields(head().into_iter().take(1))
+        .fields([
+            text("Name", "Name", 80).required().name_field().read_only(),
+            text("DeveloperName", "Record Type Name", 80).read_only(),
+            text("NamespacePrefix", "Namespace Prefix", 15).read_only(),
+            text("Description", "Description", 255).read_only(),
+            f("SobjectType", "SObject Type Name", T::Picklist)
+                .len(40)
+                .read_only(),
+            boolean("IsActive", "Active").read_only(),
+        ])
+        .fields(audit())
         .done()
 }
 
@@ -766,6 +1082,8 @@ pub fn schema() -> Schema {
         case(),
         opportunity(),
         task(),
+        event(),
+        record_type(),
     ] {
         schema.insert(object);
     }
@@ -778,11 +1096,17 @@ pub fn schema() -> Schema {
         ("Account", "Account", "ParentId", "ChildAccounts", false),
         ("Account", "Task", "WhatId", "Tasks", true),
         ("Contact", "Case", "ContactId", "Cases", false),
+        ("Contact", "Opportunity", "ContactId", "Opportunities", false),
         ("Contact", "Task", "WhoId", "Tasks", true),
         ("Lead", "Task", "WhoId", "Tasks", true),
         ("Case", "Case", "ParentId", "Cases", false),
         ("Case", "Task", "WhatId", "Tasks", true),
         ("Opportunity", "Task", "WhatId", "Tasks", true),
+        ("Account", "Event", "WhatId", "Events", true),
+        ("Contact", "Event", "WhoId", "Events", true),
+        ("Lead", "Event", "WhoId", "Events", true),
+        ("Case", "Event", "WhatId", "Events", true),
+        ("Opportunity", "Event", "WhatId", "Events", true),
         ("Profile", "User", "ProfileId", "Users", false),
         ("User", "User", "ManagerId", "ManagedUsers", false),
     ];
