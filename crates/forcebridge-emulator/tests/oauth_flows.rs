@@ -694,6 +694,27 @@ async fn jwt_bearer_grant() {
         ..good
     };
     assert_eq!(grant(jwt(&key, &unknown_user)).await.0, 400);
+    // `exp` as a numeric string, as simple-salesforce sends it: Salesforce accepts it.
+    let key_enc = jsonwebtoken::EncodingKey::from_rsa_pem(key.as_bytes()).unwrap();
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    let string_exp =
+        json!({"iss": client_id, "sub": username, "aud": h.base_url(), "exp": (now + 180).to_string()});
+    let (status, body) = grant(jsonwebtoken::encode(&header, &string_exp, &key_enc).unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let array_aud = json!({"iss": client_id, "sub": username, "aud": [h.base_url()], "exp": now + 180});
+    assert_eq!(
+        grant(jsonwebtoken::encode(&header, &array_aud, &key_enc).unwrap())
+            .await
+            .0,
+        200
+    );
+    let no_exp = json!({"iss": client_id, "sub": username, "aud": h.base_url()});
+    assert_eq!(
+        grant(jsonwebtoken::encode(&header, &no_exp, &key_enc).unwrap())
+            .await
+            .0,
+        400
+    );
     let (status, body) = grant("not.a.jwt".into()).await;
     assert_eq!(status, 400);
     assert_eq!(oauth_error(&body).0, "invalid_grant");
