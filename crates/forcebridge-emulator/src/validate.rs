@@ -197,19 +197,22 @@ pub fn find_by_field(org: &Org, object: &ObjectDef, field: &FieldDef, wanted: &s
     let wanted_id = matches!(field.ftype, FieldType::Id | FieldType::Reference)
         .then(|| SfId::parse(wanted).ok())
         .flatten();
+    // Numbers compare by value: an external id `Number(10,0)` stored as 12.0 matches "12".
+    let wanted_number = wanted.trim().parse::<f64>().ok();
+    // Compared without allocating: upserts scan whole tables, once per record of a batch.
+    let same = |have: &str| match &wanted_id {
+        Some(id) => have == id.as_str(),
+        None if field.case_sensitive => have == wanted,
+        None => have.eq_ignore_ascii_case(wanted),
+    };
     table
         .iter()
         .filter(|(_, r)| r.get("IsDeleted").and_then(Value::as_bool) != Some(true))
-        .filter(|(_, r)| {
-            let Some(v) = r.get(&field.name).filter(|v| !v.is_null()) else {
-                return false;
-            };
-            let have = value_text(v);
-            match &wanted_id {
-                Some(id) => have == id.as_str(),
-                None if field.case_sensitive => have == wanted,
-                None => have.eq_ignore_ascii_case(wanted),
-            }
+        .filter(|(_, r)| match r.get(&field.name) {
+            Some(Value::String(s)) => same(s),
+            Some(Value::Bool(b)) => same(if *b { "true" } else { "false" }),
+            Some(Value::Number(n)) => wanted_number.is_some_and(|w| n.as_f64() == Some(w)),
+            _ => false,
         })
         .map(|(id, _)| id.clone())
         .collect()

@@ -136,3 +136,27 @@ async fn lookups_by_parent_external_id() {
         .await;
     assert_error(&resp, 400, "INVALID_FIELD");
 }
+
+#[tokio::test]
+async fn numeric_external_ids_match_by_value() {
+    use forcebridge_emulator::schema::{FieldDef, FieldType};
+    let app = spawn().await;
+    {
+        let mut org = app.handle.state().org.write().expect("lock");
+        let account = org.schema.object_mut("Account").expect("Account");
+        let mut number = FieldDef::new("Erp_Number__c", "ERP Number", FieldType::Double).external_id();
+        number.precision = 10;
+        account.fields.insert(number.name.clone(), number);
+    }
+    let (status, body) = app
+        .patch("sobjects/Account/Erp_Number__c/12", json!({"Name": "Twelve"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .patch("sobjects/Account/Erp_Number__c/12", json!({"Name": "Again"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, acct) = app.get("sobjects/Account/Erp_Number__c/12.0").await;
+    assert_eq!(acct["Name"], json!("Again"));
+    assert_eq!(acct["Erp_Number__c"], json!(12.0));
+}
