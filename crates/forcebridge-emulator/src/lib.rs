@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod chatter;
 pub mod config;
 pub mod control;
+pub mod duplicates;
 pub mod error;
 pub mod ids;
 pub mod metadata;
