@@ -160,3 +160,28 @@ async fn numeric_external_ids_match_by_value() {
     assert_eq!(acct["Name"], json!("Again"));
     assert_eq!(acct["Erp_Number__c"], json!(12.0));
 }
+
+#[tokio::test]
+async fn before_api_46_upsert_answers_the_old_way() {
+    let app = spawn().await;
+    app.add_account_external_ids();
+    let url = "/services/data/v45.0/sobjects/Account/Ext_Id__c/OLD-1";
+    let (status, body) = app.patch(url, json!({"Name": "Old API"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body.get("created").is_none(), "{body}");
+    let (status, body) = app.patch(url, json!({"Name": "Old API 2"})).await;
+    assert_eq!((status, body), (204, serde_json::Value::Null));
+}
+
+#[tokio::test]
+async fn large_bodies_are_read() {
+    let app = spawn().await;
+    // Bigger than axum's default 2 MB limit, well within Salesforce's.
+    let description = "x".repeat(30_000);
+    let records: Vec<serde_json::Value> = (0..100)
+        .map(|i| json!({"attributes": {"type": "Account"}, "Name": format!("A{i}"), "Description": description}))
+        .collect();
+    let (status, body) = app.post("composite/sobjects", json!({"records": records})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_array().map(Vec::len), Some(100));
+}

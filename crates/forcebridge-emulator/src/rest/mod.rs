@@ -42,7 +42,13 @@ pub fn router() -> Router<SharedState> {
         .route("/services/data", get(versions::list))
         .route("/services/data/", get(versions::list))
         .route("/services/data/{*rest}", any(handle))
+        // Composite and Collections bodies can be large; axum's default of 2 MB is below what
+        // Salesforce accepts.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
+
+/// Largest request body the REST resources read.
+pub const MAX_BODY_BYTES: usize = 50 * 1024 * 1024;
 
 /// One REST answer: status, extra headers, JSON body (none for 204).
 #[derive(Debug, Clone, PartialEq)]
@@ -210,6 +216,15 @@ impl Ctx<'_> {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The major API version (`66` for `66.0`).
+    pub fn major(&self) -> u32 {
+        self.version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
     }
 
     /// `/services/data/vXX.X`.

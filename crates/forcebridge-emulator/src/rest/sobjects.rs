@@ -212,6 +212,7 @@ pub fn upsert_result(id: &SfId, created: bool) -> Value {
 
 /// `PATCH /sobjects/{obj}/{field}/{value}`: 201 created / 200 updated, both with
 /// `{"id", "success", "errors", "created"}`; 300 with the URLs when the key matches several.
+/// Before API 46.0 Salesforce answered an update with 204 and a create without `created`.
 ///
 /// # Errors
 /// `NOT_FOUND` for an unknown object or a field that cannot key an upsert; write errors.
@@ -225,7 +226,13 @@ pub fn upsert(
 ) -> Result<Reply, SfError> {
     let name = object(tx.org, object_name)?.name.clone();
     let body = body.object()?;
+    let legacy = ctx.major() < 46;
     match tx.upsert(&name, field, value, &body)? {
+        Upserted::Created(id) if legacy => Ok(Reply::json(
+            StatusCode::CREATED,
+            json!({ "id": id.as_str(), "success": true, "errors": [] }),
+        )),
+        Upserted::Updated(_) if legacy => Ok(Reply::no_content()),
         Upserted::Created(id) => Ok(Reply::json(StatusCode::CREATED, upsert_result(&id, true))
             .header("Location", ctx.record_url(&name, id.as_str()))),
         Upserted::Updated(id) => Ok(Reply::ok(upsert_result(&id, false))),
