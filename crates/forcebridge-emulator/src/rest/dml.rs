@@ -137,6 +137,7 @@ impl<'a> Tx<'a> {
             let values = validate::check_body(org, def, body, Op::Create)?;
             validate::check_required(def, &values, Op::Create)?;
             check_unique(org, def, &values, None)?;
+            crate::duplicates::check(org, &def.name, &values, self.allow_save_duplicates)?;
             (def.name.clone(), values)
         };
         let user = self.user.clone();
