@@ -4,6 +4,7 @@
 //! Tooling APIs). Invariant: object and field names are unique case-insensitively within their
 //! scope, and every reference field's `reference_to` names an object of the schema.
 
+pub mod feed;
 pub mod standard;
 
 use indexmap::IndexMap;
