@@ -54,7 +54,9 @@ def main() -> None:
     key = sys.argv[2] if len(sys.argv) > 2 else "Bulk_Key__c"
     verify = info.get("ca_file") or True
 
-    token = requests.post(
+    token = requests.Session()
+    token.trust_env = False
+    token = token.post(
         info["token_url"],
         data={
             "grant_type": "password",
@@ -68,6 +70,9 @@ def main() -> None:
     )
     check(token.status_code == 200, f"token request: {token.status_code} {token.text}")
     session = requests.Session()
+    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's `verify`; machines
+    # that set them (many CI images do) would then reject the emulator's certificate.
+    session.trust_env = False
     session.verify = verify
     sf = Salesforce(
         instance_url=info["instance_url"],
