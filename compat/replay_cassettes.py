@@ -627,7 +627,7 @@ def main(argv: list[str]) -> int:
     matched = [o for o in outcomes if not o.diffs]
     mismatched = [o for o in outcomes if o.diffs]
     distinct = {(o.request) for o in outcomes}
-    coverage = collections.Counter(c for o in outcomes for c in o.coverage)
+    coverage = collections.Counter(f"{o.request.split('?')[0]} {c}" for o in outcomes for c in o.coverage)
     out_of_surface = sum(families.values())
 
     print(f"cassettes: {len(cassettes)}  recorded interactions: {total}")

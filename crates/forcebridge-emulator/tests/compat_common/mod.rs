@@ -6,7 +6,7 @@
 //! except when `CI` is set, where a skipped compatibility test is a failure (CI must run them).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ pub fn script(name: &str) -> PathBuf {
 
 /// Runs `python script args...`, returning its output; fails the test if it does not finish in
 /// `limit` (a guard against a hung client, not a speed assertion).
-pub async fn run_python(python: &PathBuf, script_name: &str, args: &[String], limit: Duration) -> Output {
+pub async fn run_python(python: &Path, script_name: &str, args: &[String], limit: Duration) -> Output {
     let path = script(script_name);
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg(&path).args(args).kill_on_drop(true);
