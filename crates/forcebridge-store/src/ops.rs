@@ -713,27 +713,31 @@ macro_rules! define_ops {
                 return Err(Error::Invalid("type must be 1 to 200 characters".into()));
             }
             let id = EventId::new();
-            let r = sqlx::query(
-                "INSERT INTO events (id, tenant_id, idempotency_key, event_type, payload, accepted_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
-            )
+            let cols = "id, tenant_id, idempotency_key, event_type, payload, accepted_at";
+            let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO events ({cols}) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING {cols}"
+            )))
             .bind(id.as_str())
             .bind(tenant.as_str())
             .bind(idempotency_key)
             .bind(event_type)
             .bind(payload.to_string())
             .bind(now_ms(ctx))
-            .execute(&mut *c)
+            .fetch_optional(&mut *c)
             .await?;
-            let row = sqlx::query(
-                "SELECT id, tenant_id, idempotency_key, event_type, payload, accepted_at FROM events \
-                 WHERE tenant_id = $1 AND idempotency_key = $2",
-            )
+            if let Some(row) = inserted {
+                return Ok(Accepted { event: event_from_row(&row)?, is_new: true });
+            }
+            // The key was used before: answer with the first acceptance.
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {cols} FROM events WHERE tenant_id = $1 AND idempotency_key = $2"
+            )))
             .bind(tenant.as_str())
             .bind(idempotency_key)
             .fetch_one(&mut *c)
             .await?;
-            Ok(Accepted { event: event_from_row(&row)?, is_new: r.rows_affected() == 1 })
+            Ok(Accepted { event: event_from_row(&row)?, is_new: false })
         }
 
         pub(crate) async fn get_event(c: &mut Conn, tenant: &TenantId, id: &EventId) -> Result<Event> {

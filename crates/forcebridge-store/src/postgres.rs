@@ -63,6 +63,9 @@ pub(crate) async fn connect(url: &str, options: &StoreOptions) -> Result<PgPool>
         setup.close().await;
         opts = opts.options([("search_path", schema.as_str())]);
     }
+    if !options.pg_synchronous_commit {
+        opts = opts.options([("synchronous_commit", "off")]);
+    }
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections.max(2))
         .acquire_timeout(Duration::from_secs(60))

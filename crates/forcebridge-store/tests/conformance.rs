@@ -1,5 +1,6 @@
 //! The conformance suite: every behaviour of the store, run unchanged against SQLite and
 //! PostgreSQL (the `conformance!` macro instantiates each case for both backends).
+#![allow(clippy::unwrap_used)] // tests may unwrap (see common.md); a failure is the assertion
 
 mod common;
 
@@ -195,7 +196,7 @@ mod suite {
             .map(|c| c.id)
             .collect();
         assert_eq!(bob_sees, vec![c1.id.clone()]);
-        s.set_shared_users(&t.id, &c2.id, &[bob.id.clone()], "ada")
+        s.set_shared_users(&t.id, &c2.id, std::slice::from_ref(&bob.id), "ada")
             .await
             .unwrap();
         assert!(
@@ -954,9 +955,11 @@ mod suite {
         for t in tasks {
             t.await.unwrap();
         }
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 200);
-        assert!(seen.values().all(|&n| n == 1), "a job was leased twice");
+        {
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 200);
+            assert!(seen.values().all(|&n| n == 1), "a job was leased twice");
+        }
         node2.close().await;
     }
 

@@ -159,3 +159,52 @@ pub async fn postgres() -> Option<TestDb> {
         .await,
     )
 }
+
+/// Run a statement with no parameters on whichever backend `store` is.
+pub async fn exec(store: &Store, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match store.backend() {
+        Backend::Sqlite => {
+            sqlx::query(sql)
+                .execute(store.sqlite_pool().unwrap())
+                .await
+                .unwrap();
+        }
+        Backend::Postgres => {
+            sqlx::query(sql).execute(store.pg_pool().unwrap()).await.unwrap();
+        }
+    }
+}
+
+/// Rows of integer columns from a query with no parameters.
+pub async fn rows_i64(store: &Store, sql: &str, cols: usize) -> Vec<Vec<i64>> {
+    use sqlx::Row as _;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match store.backend() {
+        Backend::Sqlite => sqlx::query(sql)
+            .fetch_all(store.sqlite_pool().unwrap())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (0..cols).map(|i| r.get::<i64, _>(i)).collect())
+            .collect(),
+        Backend::Postgres => sqlx::query(sql)
+            .fetch_all(store.pg_pool().unwrap())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (0..cols).map(|i| r.get::<i64, _>(i)).collect())
+            .collect(),
+    }
+}
+
+pub const HARNESS_TABLE: &str = "CREATE TABLE harness_runs (job_id BIGINT NOT NULL, event_key TEXT NOT NULL, \
+     attempt BIGINT NOT NULL, node TEXT NOT NULL, grp TEXT NOT NULL, started_us BIGINT NOT NULL, ended_us BIGINT NOT NULL)";
+
+/// The harness child's command line arguments for `place`: url and schema.
+pub fn harness_target(place: &Place) -> (String, String) {
+    match place {
+        Place::Sqlite(path) => (format!("sqlite://{}", path.display()), "-".into()),
+        Place::Postgres { url, schema } => (url.clone(), schema.clone()),
+    }
+}
