@@ -4,7 +4,9 @@
 //! Tooling APIs). Invariant: object and field names are unique case-insensitively within their
 //! scope, and every reference field's `reference_to` names an object of the schema.
 
+pub mod custom;
 pub mod feed;
+pub mod security;
 pub mod standard;
 
 use indexmap::IndexMap;

@@ -1121,6 +1121,7 @@ pub fn schema() -> Schema {
             },
         );
     }
+    super::security::register(&mut schema);
     super::feed::register(&mut schema);
     schema
 }
