@@ -48,6 +48,8 @@ const TYPES: &[&str] = &["CustomObject", "CustomField", "PermissionSet"];
 pub fn router() -> Router<SharedState> {
     Router::new()
         .route("/services/Soap/m/{version}", post(handle))
+        // simple-salesforce's Metadata client posts to the URL with a trailing slash.
+        .route("/services/Soap/m/{version}/", post(handle))
         .route("/services/Soap/m/{version}/{*rest}", post(handle))
 }
 
