@@ -204,15 +204,19 @@ async fn seed_records(
             );
         }
     };
-    let ids = {
+    let (ids, ignored) = {
         let mut org = state.org_write();
         match seed(&mut org, &object, rows) {
-            Ok(ids) => ids,
+            Ok(out) => out,
             Err(resp) => return resp.into_response(),
         }
     };
     state.mark_dirty();
-    (StatusCode::CREATED, Json(json!({ "ids": ids }))).into_response()
+    (
+        StatusCode::CREATED,
+        Json(json!({ "ids": ids, "ignored_fields": ignored })),
+    )
+        .into_response()
 }
 
 /// System fields a seeded record may set itself (to backdate it, say); otherwise they get the
@@ -229,13 +233,13 @@ const SYSTEM_FIELDS: [&str; 7] = [
 
 /// Inserts records as given — no permission, validation or required-field checks — the way the
 /// administrator would create them now: `Id`, system fields and derived fields are filled in
-/// unless the record sets them. All rows are checked before any is stored, so a bad row leaves
-/// the org unchanged.
+/// unless the record sets them; fields the object lacks are left out and returned. All rows are
+/// checked before any is stored, so a bad `Id` leaves the org unchanged.
 fn seed(
     org: &mut Org,
     object: &str,
     rows: Vec<serde_json::Map<String, serde_json::Value>>,
-) -> Result<Vec<SfId>, Fail> {
+) -> Result<(Vec<SfId>, Vec<String>), Fail> {
     let Some(def) = org.schema.object(object) else {
         return Err(reject(
             StatusCode::NOT_FOUND,
@@ -243,6 +247,7 @@ fn seed(
         ));
     };
     let name = def.name.clone();
+    let mut ignored: Vec<String> = Vec::new();
     let mut prepared = Vec::with_capacity(rows.len());
     for (i, row) in rows.into_iter().enumerate() {
         let mut values = crate::org::Record::new();
@@ -252,10 +257,13 @@ fn seed(
                 continue;
             }
             let Some(field) = def.field(&key) else {
-                return Err(reject(
-                    StatusCode::BAD_REQUEST,
-                    format!("record {i}: {object} has no field {key}"),
-                ));
+                // Fields the object does not have are left out and reported, so records copied
+                // from a real org's answers (with relationship objects, fields of other
+                // packages) can be seeded as they are.
+                if !ignored.contains(&key) {
+                    ignored.push(key);
+                }
+                continue;
             };
             if field.name == "Id" {
                 let parsed = value
@@ -303,7 +311,7 @@ fn seed(
         table.insert(id.clone(), record);
         ids.push(id);
     }
-    Ok(ids)
+    Ok((ids, ignored))
 }
 
 #[derive(Debug, Deserialize)]

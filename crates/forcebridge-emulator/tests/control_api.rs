@@ -189,14 +189,22 @@ async fn seed_records_and_reset() {
         &h,
         Method::POST,
         "records/Account",
-        json!([{"Name": "ok"}, {"NoSuchField__c": 1}]),
+        json!([{"Name": "Initech", "NoSuchField__c": 1, "Owner": {"Name": "x"}}]),
     )
     .await;
-    assert_eq!(status, 400);
-    assert!(out["error"].as_str().unwrap().contains("NoSuchField__c"));
+    assert_eq!(status, 201);
+    assert_eq!(out["ignored_fields"], json!(["NoSuchField__c", "Owner"]));
+    let (status, _) = control(
+        &h,
+        Method::POST,
+        "records/Account",
+        json!([{"Name": "ok"}, {"Id": "003000000000001"}]),
+    )
+    .await;
+    assert_eq!(status, 400, "an id of another object");
     assert_eq!(
         h.state().org_read().data["Account"].len(),
-        2,
+        3,
         "a bad row stores nothing"
     );
     let (status, _) = control(&h, Method::POST, "records/NoSuchThing__c", json!([{}])).await;
