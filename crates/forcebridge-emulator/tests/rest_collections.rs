@@ -177,3 +177,36 @@ async fn upsert_by_id_creates_records_without_one() {
     assert_eq!(body[1]["created"], json!(true));
     assert_eq!(body[1]["success"], json!(true));
 }
+
+#[tokio::test]
+async fn upsert_collection_keys_compare_like_single_upserts() {
+    let app = spawn().await;
+    app.add_account_external_ids();
+    let existing = app
+        .create("Account", json!({"Name": "Old", "Ext_Id__c": "MiXeD-1"}))
+        .await;
+    app.create("Account", json!({"Name": "R1", "Region_Key__c": "EU"}))
+        .await;
+    app.create("Account", json!({"Name": "R2", "Region_Key__c": "EU"}))
+        .await;
+    let (status, body) = app
+        .patch(
+            "composite/sobjects/Account/Ext_Id__c",
+            json!({"records": [
+                {"attributes": {"type": "Account"}, "Name": "Case-insensitive", "Ext_Id__c": "mixed-1"},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body[0],
+        json!({"id": existing, "success": true, "errors": [], "created": false})
+    );
+    let (_, body) = app
+        .patch(
+            "composite/sobjects/Account/Region_Key__c",
+            json!({"records": [{"attributes": {"type": "Account"}, "Name": "X", "Region_Key__c": "eu"}]}),
+        )
+        .await;
+    assert_eq!(body[0]["errors"][0]["statusCode"], json!("DUPLICATE_EXTERNAL_ID"));
+}

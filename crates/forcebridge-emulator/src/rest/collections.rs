@@ -259,18 +259,26 @@ pub fn upsert(
 ) -> Result<Reply, SfError> {
     let def = tx.org.schema.object(object).ok_or_else(SfError::no_resource)?;
     let name = def.name.clone();
-    let key = def
+    let key_field = def
         .field(field)
         .filter(|f| f.external_id || f.id_lookup)
-        .map(|f| f.name.clone())
         .ok_or_else(|| super::dml::no_such_key(field))?;
+    let key = key_field.name.clone();
     let (all_or_none, records) = parse(body)?;
+    // One pass over the table for the whole call. It stays exact while the call runs: a key
+    // appears at most once in the call (repeats are refused below), updates never change the
+    // key, so no write of this call can make a later record match differently.
+    let index = (key != "Id").then(|| crate::validate::KeyIndex::build(tx.org, def, key_field));
+    let normalise = |v: &str| match &index {
+        Some(ix) => ix.normalise(v),
+        None => v.to_ascii_lowercase(),
+    };
     // The same key twice in one call is refused for both records, as Salesforce does.
     let key_of = |r: &Value| r.get(&key).map(crate::validate::value_text);
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for r in &records {
         if let Some(k) = key_of(r).filter(|k| !k.is_empty()) {
-            *seen.entry(k.to_ascii_lowercase()).or_default() += 1;
+            *seen.entry(normalise(&k)).or_default() += 1;
         }
     }
     let savepoint = tx.savepoint();
@@ -292,7 +300,7 @@ pub fn upsert(
             outcomes.push(Outcome::Err(failure(None, &e)));
             continue;
         }
-        if seen.get(&value.to_ascii_lowercase()).copied().unwrap_or(0) > 1 {
+        if seen.get(&normalise(&value)).copied().unwrap_or(0) > 1 {
             let e = SfError::bad_request(
                 "DUPLICATE_EXTERNAL_ID",
                 format!("Duplicate external id specified: {value}"),
@@ -302,7 +310,11 @@ pub fn upsert(
             continue;
         }
         let sp = tx.savepoint();
-        match tx.upsert(&name, &key, &value, map) {
+        let outcome = match &index {
+            Some(ix) => tx.upsert_found(&name, &key, &value, ix.get(&value), map),
+            None => tx.upsert(&name, &key, &value, map),
+        };
+        match outcome {
             Ok(Upserted::Created(id)) => outcomes.push(Outcome::Ok(
                 json!({ "id": id.as_str(), "success": true, "errors": [], "created": true }),
             )),
