@@ -508,9 +508,9 @@ impl Client {
             let first = first_row.unwrap_or(0);
             let mut outcomes: Vec<Option<RowOutcome>> = vec![None; map.len()];
             for (kind, resource) in [
-                (ResultKind::Successful, "successfulResults/"),
-                (ResultKind::Failed, "failedResults/"),
-                (ResultKind::Unprocessed, "unprocessedrecords/"),
+                (ResultKind::Successful, "successfulResults"),
+                (ResultKind::Failed, "failedResults"),
+                (ResultKind::Unprocessed, "unprocessedrecords"),
             ] {
                 let resp = self
                     .send(Req::get(format!("jobs/ingest/{}/{resource}", job.id)))
@@ -547,9 +547,14 @@ impl Client {
     pub fn bulk_query(
         &self,
         soql: &str,
-        include_deleted: bool,
-        poll_interval: Duration,
+        options: BulkQueryOptions,
     ) -> BoxStream<'static, Result<Map<String, Value>>> {
+        let BulkQueryOptions {
+            include_deleted,
+            poll_interval,
+            max_records_per_page,
+            job_timeout,
+        } = options;
         enum Step {
             Start,
             Page { job: String, locator: Option<String> },
@@ -574,11 +579,7 @@ impl Client {
                             .await?
                             .json("query job")?;
                         let done = client
-                            .wait_for(
-                                &format!("jobs/query/{}", info.id),
-                                poll_interval,
-                                Duration::from_secs(3600),
-                            )
+                            .wait_for(&format!("jobs/query/{}", info.id), poll_interval, job_timeout)
                             .await?;
                         if done.state != "JobComplete" {
                             return Err(Error::BulkJobFailed {
@@ -591,7 +592,8 @@ impl Client {
                     }
                     Step::Page { job, locator } => (job, locator),
                 };
-                let mut req = Req::get(format!("jobs/query/{job}/results")).query("maxRecords", "50000");
+                let mut req = Req::get(format!("jobs/query/{job}/results"))
+                    .query("maxRecords", max_records_per_page.to_string());
                 if let Some(l) = &locator {
                     req = req.query("locator", l.clone());
                 }
@@ -613,6 +615,30 @@ impl Client {
         })
         .try_flatten()
         .boxed()
+    }
+}
+
+/// How to run a Bulk API 2.0 query job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkQueryOptions {
+    /// Include deleted and archived records (`queryAll`).
+    pub include_deleted: bool,
+    /// Time between job status polls.
+    pub poll_interval: Duration,
+    /// Rows per results page (`maxRecords`); one page is held in memory at a time.
+    pub max_records_per_page: u32,
+    /// How long to wait for the job to finish.
+    pub job_timeout: Duration,
+}
+
+impl Default for BulkQueryOptions {
+    fn default() -> Self {
+        BulkQueryOptions {
+            include_deleted: false,
+            poll_interval: Duration::from_secs(2),
+            max_records_per_page: 50_000,
+            job_timeout: Duration::from_secs(3600),
+        }
     }
 }
 

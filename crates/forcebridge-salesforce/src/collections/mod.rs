@@ -243,8 +243,10 @@ impl Client {
     /// Upserts many records by an external id field
     /// (`PATCH /composite/sobjects/{sobject}/{field}`); results carry `created`.
     ///
+    /// Upserting by `Id` is allowed: records without an `Id` are created.
+    ///
     /// # Errors
-    /// As [`Self::create_many`], plus a record without the external id field.
+    /// As [`Self::create_many`], plus a record without the external id field (other than `Id`).
     pub async fn upsert_many(
         &self,
         sobject: &str,
@@ -258,7 +260,9 @@ impl Client {
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                if r.get(external_id_field).is_none_or(Value::is_null) {
+                // Upsert by Id creates the records that have no Id (CumulusCI relies on it).
+                let by_id = external_id_field.eq_ignore_ascii_case("Id");
+                if !by_id && r.get(external_id_field).is_none_or(Value::is_null) {
                     return Err(Error::InvalidInput(format!(
                         "record {i} has no {external_id_field} to upsert by"
                     )));

@@ -46,9 +46,9 @@ pub struct Subresponse {
 }
 
 impl Subresponse {
-    /// Whether this subrequest succeeded.
+    /// Whether this subrequest succeeded; `304 Not Modified` (a conditional GET) counts as success.
     pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.http_status_code)
+        (200..400).contains(&self.http_status_code)
     }
 
     /// The errors of a failed subrequest (`PROCESSING_HALTED` for the ones rolled back).
