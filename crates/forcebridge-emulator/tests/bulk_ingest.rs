@@ -1,5 +1,6 @@
 //! Bulk API 2.0 ingest jobs over real HTTP: each operation with partial failures, the result
 //! CSVs, dialects, `#N/A`, relationship columns, abort, list and delete.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod bulk_common;
 mod common;

@@ -1,5 +1,6 @@
 //! Bulk API 2.0 query jobs over real HTTP: CSV results paged with `Sforce-Locator`, relationship
 //! columns, `queryAll`, the query checks made when the job is created, abort and delete.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod bulk_common;
 mod common;

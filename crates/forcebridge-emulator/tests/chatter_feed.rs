@@ -1,5 +1,6 @@
 //! Chatter over real HTTP: post a feed item with text, mention, link and markup segments, read
 //! the record's feed page by page, see the post through SOQL, and the errors for bad subjects.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

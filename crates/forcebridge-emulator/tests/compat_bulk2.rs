@@ -4,6 +4,7 @@
 //!
 //! Like the other compat tests it passes with a loud `SKIPPED` when `FORCEBRIDGE_COMPAT_PYTHON`
 //! is unset, and fails instead when `CI` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use std::path::PathBuf;
 use std::time::Duration;

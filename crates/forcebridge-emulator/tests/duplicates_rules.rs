@@ -1,5 +1,6 @@
 //! The standard Lead and Contact duplicate rules over real HTTP: off by default, switched on and
 //! off through the control API, checked on REST and Bulk creates, visible as DuplicateRule rows.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod bulk_common;
 mod common;

@@ -1,5 +1,6 @@
 //! Bulk API 2.0 allocations over real HTTP: visible in `/limits`, lowered through the control
 //! API, and enforced with Salesforce's errors when hit.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod bulk_common;
 mod common;

@@ -616,13 +616,13 @@ fn columns(def: &ObjectDef, header: &csv::StringRecord) -> Result<Vec<Column>, S
             if let Some((rel, field)) = col.split_once('.') {
                 // `Owner:User.Username` names the polymorphic target type; the type is implied here.
                 let rel = rel.split_once(':').map_or(rel, |(r, _)| r);
-                if let Some(fd) = def.relationship(rel) {
-                    if let Some(name) = fd.relationship_name.clone() {
-                        return Ok(Column::Relationship {
-                            rel: name,
-                            field: field.to_string(),
-                        });
-                    }
+                if let Some(fd) = def.relationship(rel)
+                    && let Some(name) = fd.relationship_name.clone()
+                {
+                    return Ok(Column::Relationship {
+                        rel: name,
+                        field: field.to_string(),
+                    });
                 }
             }
             Err(format!("InvalidBatch : Field name not found : {col}"))

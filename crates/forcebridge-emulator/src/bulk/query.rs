@@ -155,12 +155,12 @@ fn cell(row: &Value, path: &[String], from: &str) -> String {
     let mut cur = row;
     // A path may start with the FROM object's name or alias (`Account.Name` on Account).
     let mut parts = path;
-    if parts.len() > 1 {
-        if let (Some(first), Value::Object(m)) = (parts.first(), cur) {
-            if first.eq_ignore_ascii_case(from) && get_ci(m, first).is_none() {
-                parts = &parts[1..];
-            }
-        }
+    if parts.len() > 1
+        && let (Some(first), Value::Object(m)) = (parts.first(), cur)
+        && first.eq_ignore_ascii_case(from)
+        && get_ci(m, first).is_none()
+    {
+        parts = parts.get(1..).unwrap_or(parts);
     }
     for p in parts {
         match cur {

@@ -84,7 +84,7 @@ fn motif(icon: &str) -> Value {
     })
 }
 
-fn text<'a>(r: &'a Record, k: &str) -> Value {
+fn text(r: &Record, k: &str) -> Value {
     r.get(k).cloned().unwrap_or(Value::Null)
 }
 

@@ -1,6 +1,6 @@
 //! Helpers of the Bulk API 2.0, Chatter, duplicate-rule and limits tests: CSV uploads, waiting
 //! for a job to finish, and reading CSV answers with their headers. Built on `tests/common`.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers may panic on failure
 
 use reqwest::Method;
 use serde_json::{Value, json};
