@@ -71,7 +71,8 @@ pub struct IngestJob {
     /// The uploaded CSV (shared with the worker without copying).
     pub data: Option<Bytes>,
     /// One outcome per processed row, in upload order; rows past the end were not processed.
-    pub outcomes: Vec<Outcome>,
+    /// Shared with result downloads, which read it without holding the jobs lock.
+    pub outcomes: std::sync::Arc<Vec<Outcome>>,
 }
 
 impl IngestJob {
@@ -245,7 +246,7 @@ fn create_inner(
         op,
         external_id,
         data: None,
-        outcomes: Vec::new(),
+        outcomes: std::sync::Arc::default(),
     };
     let out = job.summary();
     {
@@ -512,7 +513,7 @@ async fn results(bulk: &Bulk, v: &str, id: &str, which: Which) -> Response {
         Err(e) => return reply(e),
     };
     let id = key(id);
-    // Copy out what the CSV is built from (the upload is shared, the outcomes are compact), so the
+    // Take shared handles to what the CSV is built from (the upload and the outcomes), so the
     // jobs lock is not held while the CSV is written.
     let (data, dialect, outcomes) = {
         let jobs = bulk.jobs();
@@ -807,7 +808,7 @@ fn fail_job(bulk: &Bulk, id: &str, message: String, outcomes: Vec<Outcome>, ms: 
         }
         job.info.error_message = Some(message);
         job.info.total_processing_ms = ms;
-        job.outcomes = outcomes;
+        job.outcomes = std::sync::Arc::new(outcomes);
     }
 }
 
@@ -981,7 +982,7 @@ fn finish(bulk: &Bulk, id: &str, outcomes: Vec<Outcome>, failed: u64, ms: u64, a
         job.info.records_processed = outcomes.len() as u64;
         job.info.records_failed = failed;
         job.info.total_processing_ms = ms;
-        job.outcomes = outcomes;
+        job.outcomes = std::sync::Arc::new(outcomes);
         if !aborted && job.info.state == JobState::InProgress {
             job.info.set_state(JobState::JobComplete);
         }
