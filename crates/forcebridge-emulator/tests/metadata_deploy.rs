@@ -11,8 +11,12 @@ use metadata_common::{NS, all, call, first};
 use serde_json::json;
 
 fn zip(files: &[(&str, &str)]) -> String {
+    zip_with(files, zip::CompressionMethod::Deflated)
+}
+
+fn zip_with(files: &[(&str, &str)], method: zip::CompressionMethod) -> String {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let opts = zip::write::SimpleFileOptions::default().compression_method(method);
     for (name, text) in files {
         w.start_file(*name, opts).unwrap();
         w.write_all(text.as_bytes()).unwrap();
@@ -236,4 +240,32 @@ async fn failed_deploy_with_rollback_changes_nothing() {
     )
     .await;
     assert_eq!(status, 500, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_packages_are_accepted() {
+    // A 3 MB object file stored uncompressed: the envelope is well over axum's default 2 MB limit.
+    let app = common::spawn().await;
+    let big = PART.replace(
+        "<label>Part</label>",
+        &format!(
+            "<description>{}</description><label>Part</label>",
+            "d".repeat(3 * 1024 * 1024)
+        ),
+    );
+    let package = zip_with(
+        &[("package.xml", PACKAGE), ("objects/Part__c.object", &big)],
+        zip::CompressionMethod::Stored,
+    );
+    assert!(package.len() > 4 * 1024 * 1024);
+    let id = deploy(&app, &package, true).await;
+    let body = wait(&app, &id).await;
+    assert_eq!(
+        first(&body, "status").as_deref(),
+        Some("Succeeded"),
+        "{}",
+        &body[..body.len().min(2000)]
+    );
+    let (status, _) = app.get("sobjects/Part__c/describe").await;
+    assert_eq!(status, 200);
 }

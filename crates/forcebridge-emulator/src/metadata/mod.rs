@@ -18,7 +18,7 @@ pub mod types;
 pub mod xml;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -38,6 +38,10 @@ pub const NS: &str = "http://soap.sforce.com/2006/04/metadata";
 /// Most components one CRUD call accepts (Salesforce's limit for these types).
 const MAX_COMPONENTS: usize = 10;
 
+/// Largest request accepted: a deploy carries its zip base64-encoded in the envelope, and
+/// Salesforce accepts zips of up to 39 MB.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
 /// Most queries one `listMetadata` call accepts.
 const MAX_LIST_QUERIES: usize = 3;
 
@@ -51,13 +55,15 @@ pub fn router() -> Router<SharedState> {
         // simple-salesforce's Metadata client posts to the URL with a trailing slash.
         .route("/services/Soap/m/{version}/", post(handle))
         .route("/services/Soap/m/{version}/{*rest}", post(handle))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 /// Whether `user` may change metadata ("Modify All Data", "Modify Metadata" or "Customize
-/// Application"). The one place this is decided: the enforcement of permissions plugs in here.
-/// Today every signed-in user of the emulator is treated as the administrator.
+/// Application", from the profile or an assigned permission set). The one place this is decided.
 pub fn may_modify_metadata(org: &Org, user: &SfId) -> bool {
-    org.record("User", user).is_some() || org.admin_user_id() == Some(user)
+    use crate::security::{SystemPermission as P, UserAccess};
+    let access = UserAccess::for_user(org, user);
+    access.has(P::ModifyAllData) || access.has(P::ModifyMetadata) || access.has(P::CustomizeApplication)
 }
 
 fn xml_response(status: StatusCode, body: String) -> Response {
