@@ -18,10 +18,10 @@ fn zip_with(files: &[(&str, &str)], method: zip::CompressionMethod) -> String {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default().compression_method(method);
     for (name, text) in files {
-        w.start_file(*name, opts).unwrap();
-        w.write_all(text.as_bytes()).unwrap();
+        w.start_file(*name, opts).expect("zip entry");
+        w.write_all(text.as_bytes()).expect("zip write");
     }
-    let bytes = w.finish().unwrap().into_inner();
+    let bytes = w.finish().expect("zip finish").into_inner();
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
