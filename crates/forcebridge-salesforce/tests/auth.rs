@@ -1,5 +1,6 @@
 //! Sign-in against the real emulator over HTTP and HTTPS: every flow, the single-flight renewal of
 //! an expired session, revoked refresh tokens, inactive connected apps, and token hand-off.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Bulk API 2.0 and Chatter against the real emulator: ingest from a record stream split into
 //! several jobs by the upload limit, every input row mapped back to its result; upsert with
 //! `sf__Created`; query jobs read through `Sforce-Locator`; a feed item on a record.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

@@ -6,6 +6,7 @@
 //!
 //! Without a Python that has PyYAML (`FORCEBRIDGE_COMPAT_PYTHON`, else `python3`) or without
 //! network access to fetch the wheel, the test is skipped loudly — and fails when `CI` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

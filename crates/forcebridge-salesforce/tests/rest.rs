@@ -1,6 +1,7 @@
 //! REST against the real emulator: CRUD, upsert with `created`, describe caching, SOQL streams
 //! across `queryMore`, Collections chunking and order, Composite references, typed errors,
 //! retries driven by injected faults, and the API budget.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 mod common;
 

@@ -241,9 +241,9 @@ pub fn check_object(need: &ObjectNeed, d: &SObjectDescribe) -> Vec<Finding> {
             // With no write operation named, "edit" means writable somehow.
             let missing = if creates && !fd.createable {
                 Some(Operation::Create)
-            } else if updates && !fd.updateable && !f.external_id {
-                Some(Operation::Update)
-            } else if !creates && !updates && !fd.createable && !fd.updateable {
+            } else if (updates && !fd.updateable && !f.external_id)
+                || (!creates && !updates && !fd.createable && !fd.updateable)
+            {
                 Some(Operation::Update)
             } else {
                 None

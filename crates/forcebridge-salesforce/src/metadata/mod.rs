@@ -452,18 +452,17 @@ pub fn diff_field(object: &str, want: &FieldSpec, have: &ExistingField) -> Optio
                 reasons.push(format!("add picklist values {missing:?}"));
             }
         }
-        FieldType::Lookup { reference_to, .. } => {
+        FieldType::Lookup { reference_to, .. }
             if have
                 .reference_to
                 .as_deref()
-                .is_some_and(|r| !r.eq_ignore_ascii_case(reference_to))
-            {
-                return Some(Change::DestructiveField {
-                    object,
-                    field,
-                    reason: format!("looks up {:?} instead of {reference_to}", have.reference_to),
-                });
-            }
+                .is_some_and(|r| !r.eq_ignore_ascii_case(reference_to)) =>
+        {
+            return Some(Change::DestructiveField {
+                object,
+                field,
+                reason: format!("looks up {:?} instead of {reference_to}", have.reference_to),
+            });
         }
         _ => {}
     }

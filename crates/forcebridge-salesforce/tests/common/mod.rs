@@ -1,5 +1,6 @@
 //! Shared helpers for the client's integration tests: start the real emulator on port 0 (HTTP or
 //! HTTPS with its CA), build clients for each sign-in flow, and drive the control API over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 #![allow(dead_code)]
 
 use std::sync::Arc;
