@@ -181,15 +181,4 @@ pub fn register(schema: &mut Schema) {
             cascade_delete: true,
         },
     );
-    for parent in FEED_PARENTS {
-        schema.add_child_relationship(
-            parent,
-            super::ChildRelationshipDef {
-                child_sobject: "FeedItem".into(),
-                field: "ParentId".into(),
-                relationship_name: Some("Feeds".into()),
-                cascade_delete: true,
-            },
-        );
-    }
 }
