@@ -269,6 +269,10 @@ impl Store {
         };
         if options.migrate {
             store.migrate().await?;
+        }
+        // Check the keys whenever there are keys to check, or a schema we just made sure exists
+        // (`forcebridge migrate` runs with neither and needs no key).
+        if options.migrate || store.inner.ctx.vault.is_some() {
             in_tx!(store, m, c, ctx => m::check_vault(c, ctx).await)?;
         }
         Ok(store)
@@ -920,6 +924,15 @@ impl Store {
         Ok(n)
     }
 
+    /// Whether any job (of `kind`, if given) is still ready or running — e.g. to drain before
+    /// shutting down.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn has_unfinished_jobs(&self, kind: Option<&str>) -> Result<bool> {
+        in_read!(self, m, c, _ctx => m::has_unfinished(c, kind).await)
+    }
+
     /// Set the running-job cap of a concurrency group.
     ///
     /// # Errors
@@ -1012,13 +1025,17 @@ impl Store {
         let Db::Postgres(pool) = &self.inner.db else {
             return;
         };
+        // Outside a runtime there is nothing to spawn on; waiters then poll.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let mut slot = self.inner.listener.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
             return;
         }
         let pool = pool.clone();
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        *slot = Some(tokio::spawn(async move {
+        *slot = Some(runtime.spawn(async move {
             loop {
                 if let Ok(mut listener) = sqlx::postgres::PgListener::connect_with(&pool).await
                     && listener.listen(postgres::CHANNEL).await.is_ok()

@@ -1359,6 +1359,23 @@ macro_rules! define_ops {
             Ok(r.rows_affected())
         }
 
+        pub(crate) async fn has_unfinished(c: &mut Conn, kind: Option<&str>) -> Result<bool> {
+            let row = match kind {
+                Some(k) => {
+                    sqlx::query("SELECT 1 AS x FROM jobs WHERE state IN ('ready', 'running') AND kind = $1 LIMIT 1")
+                        .bind(k)
+                        .fetch_optional(&mut *c)
+                        .await?
+                }
+                None => {
+                    sqlx::query("SELECT 1 AS x FROM jobs WHERE state IN ('ready', 'running') LIMIT 1")
+                        .fetch_optional(&mut *c)
+                        .await?
+                }
+            };
+            Ok(row.is_some())
+        }
+
         pub(crate) async fn next_ready_at(c: &mut Conn) -> Result<Option<i64>> {
             let row = sqlx::query("SELECT min(run_at) AS t FROM jobs WHERE state = 'ready'").fetch_one(&mut *c).await?;
             Ok(row.try_get("t")?)

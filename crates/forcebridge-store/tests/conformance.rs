@@ -676,6 +676,9 @@ mod suite {
         assert_eq!(s.job_info(high.id).await.unwrap().state, JobState::Done);
         assert_eq!(s.job_info(other_kind.id).await.unwrap().state, JobState::Ready);
         assert_eq!(s.job_info(999_999).await.unwrap_err().kind(), ErrorKind::NotFound);
+        assert!(s.has_unfinished_jobs(Some("other")).await.unwrap());
+        assert!(!s.has_unfinished_jobs(Some("k")).await.unwrap());
+        assert!(s.has_unfinished_jobs(None).await.unwrap());
     }
 
     pub async fn dedupe_keys(db: &TestDb) {

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use forcebridge_store::worker::{self, WorkerConfig};
 use forcebridge_store::{
-    Backend, Job, JobOutcome, JobState, LeaseRequest, NewJob, QueueConfig, Store, StoreOptions, TenantId,
+    Backend, Job, JobOutcome, LeaseRequest, NewJob, QueueConfig, Store, StoreOptions, TenantId,
 };
 use serde_json::json;
 
@@ -99,11 +99,7 @@ async fn record(
 }
 
 async fn queue_idle(store: &Store, kind: &str) -> Result<bool, BoxError> {
-    let stats = store.queue_stats().await?;
-    Ok(!stats
-        .by_kind_state
-        .iter()
-        .any(|(k, st, _)| k == kind && matches!(st, JobState::Ready | JobState::Running)))
+    Ok(!store.has_unfinished_jobs(Some(kind)).await?)
 }
 
 async fn crash(url: &str, schema: &str, tenant: &str, events: usize) -> Result<(), BoxError> {
