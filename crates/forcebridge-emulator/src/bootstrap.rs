@@ -1,6 +1,8 @@
 //! The org a fresh emulator starts with: the standard schema, the Organization record, three
-//! profiles, the administrator (the configured username, with its password and security token),
-//! and the default connected app (the configured client id and secret).
+//! profiles (each with the permission set it owns), the administrator (the configured username,
+//! with its password and security token), an API-only integration user
+//! ([`INTEGRATION_USERNAME`]) without object access, and the default connected app (the
+//! configured client id and secret).
 //!
 //! Invariant: the administrator is the first entry of `auth.credentials` (so
 //! [`Org::admin_user_id`] finds it) and the client-credentials user of the default app; every
@@ -61,16 +63,16 @@ pub fn default_org(config: &EmulatorConfig) -> Org {
     let admin_id = SfId::generate("005", &org.info.pod, org.next_id);
 
     let mut profile_ids = Vec::new();
+    add_profile_permission_fields(&mut org);
     for name in PROFILES {
-        let values = record(json!({
-            "Name": name,
-            "UserType": "Standard",
-            "PermissionsApiEnabled": true,
-            "PermissionsModifyAllData": *name == "System Administrator",
-        }));
+        let mut values = record(json!({ "Name": name, "UserType": "Standard" }));
+        values.extend(profile_permissions(name));
         if let Some(id) = org.insert_new("Profile", values, &admin_id, &now) {
             profile_ids.push(id);
         }
+    }
+    for (name, id) in PROFILES.iter().zip(&profile_ids) {
+        profile_permission_set(&mut org, name, id, &admin_id, &now);
     }
 
     let email = if config.username.contains('@') {
@@ -136,6 +138,9 @@ pub fn default_org(config: &EmulatorConfig) -> Org {
         password: config.password.clone(),
         security_token: config.security_token.clone(),
     });
+    if let Some(profile) = profile_ids.get(2) {
+        add_integration_user(&mut org, config, profile, &admin_id, &now);
+    }
     org.auth.apps.push(ConnectedApp {
         name: DEFAULT_APP_NAME.into(),
         client_id: config.client_id.clone(),
@@ -147,6 +152,140 @@ pub fn default_org(config: &EmulatorConfig) -> Org {
         created_at: chrono::Utc::now(),
     });
     org
+}
+
+/// Username of the API-only integration user every fresh org has.
+pub const INTEGRATION_USERNAME: &str = "integration@forcebridge.emulator";
+/// Password of the integration user.
+pub const INTEGRATION_PASSWORD: &str = "integration-password";
+/// Security token of the integration user (appended to the password where a client needs it).
+pub const INTEGRATION_SECURITY_TOKEN: &str = "INTEGRATIONTOKEN";
+
+/// The system permissions Profile records carry besides the two the standard schema declares.
+const EXTRA_PROFILE_PERMISSIONS: &[(&str, &str)] = &[
+    ("PermissionsViewAllData", "View All Data"),
+    ("PermissionsCustomizeApplication", "Customize Application"),
+    (
+        "PermissionsModifyMetadata",
+        "Modify Metadata Through Metadata API Functions",
+    ),
+    ("PermissionsViewSetup", "View Setup and Configuration"),
+    ("PermissionsManageUsers", "Manage Users"),
+];
+
+/// Objects a Standard User may read, create, edit and delete, with every field.
+const STANDARD_USER_OBJECTS: &[&str] = &["Account", "Contact", "Lead", "Opportunity", "Case"];
+
+/// Declares the standard system permission fields on `Profile` that the schema lacks.
+fn add_profile_permission_fields(org: &mut Org) {
+    use crate::schema::{FieldDef, FieldType};
+    if let Some(profile) = org.schema.object_mut("Profile") {
+        for (name, label) in EXTRA_PROFILE_PERMISSIONS {
+            if !profile.fields.contains_key(*name) {
+                let f = FieldDef::new(name, label, FieldType::Boolean).read_only();
+                profile.fields.insert(name.to_string(), f);
+            }
+        }
+    }
+}
+
+/// The system permissions of a standard profile: the administrator has them all; the others
+/// only API access.
+fn profile_permissions(profile: &str) -> Record {
+    let admin = profile == "System Administrator";
+    let mut values = Record::new();
+    values.insert("PermissionsApiEnabled".into(), Value::Bool(true));
+    values.insert("PermissionsModifyAllData".into(), Value::Bool(admin));
+    for (name, _) in EXTRA_PROFILE_PERMISSIONS {
+        values.insert(name.to_string(), Value::Bool(admin));
+    }
+    values
+}
+
+/// The permission set a profile owns (`IsOwnedByProfile`), as Salesforce keeps one per profile;
+/// a Standard User's carries the CRUD and field access of the sales and service objects.
+fn profile_permission_set(org: &mut Org, profile: &str, profile_id: &SfId, admin: &SfId, now: &str) {
+    let id15: String = profile_id.as_str().chars().take(15).collect();
+    let mut values = record(json!({
+        "Name": format!("X{id15}"),
+        "Label": profile,
+        "ProfileId": profile_id.to_string(),
+        "IsOwnedByProfile": true,
+        "IsCustom": false,
+        "Type": "Profile",
+    }));
+    values.extend(profile_permissions(profile));
+    let Some(set) = org.insert_new("PermissionSet", values, admin, now) else {
+        return;
+    };
+    if profile != "Standard User" {
+        return;
+    }
+    for object in STANDARD_USER_OBJECTS {
+        let grant = record(json!({
+            "ParentId": set.to_string(),
+            "SobjectType": object,
+            "PermissionsRead": true,
+            "PermissionsCreate": true,
+            "PermissionsEdit": true,
+            "PermissionsDelete": true,
+        }));
+        org.insert_new("ObjectPermissions", grant, admin, now);
+        let fields: Vec<(String, bool)> = org
+            .schema
+            .object(object)
+            .map(|def| {
+                def.fields
+                    .values()
+                    .filter(|f| crate::security::permissionable(f))
+                    .map(|f| (f.name.clone(), f.createable || f.updateable))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (field, editable) in fields {
+            let grant = record(json!({
+                "ParentId": set.to_string(),
+                "SobjectType": object,
+                "Field": format!("{object}.{field}"),
+                "PermissionsRead": true,
+                "PermissionsEdit": editable,
+            }));
+            org.insert_new("FieldPermissions", grant, admin, now);
+        }
+    }
+}
+
+/// The API-only integration user ("Minimum Access - API Only Integrations": API access, no
+/// object access until a permission set grants it).
+fn add_integration_user(org: &mut Org, config: &EmulatorConfig, profile: &SfId, admin: &SfId, now: &str) {
+    let user = record(json!({
+        "Username": INTEGRATION_USERNAME,
+        "FirstName": "Integration",
+        "LastName": "User",
+        "CompanyName": org.info.name,
+        "Email": INTEGRATION_USERNAME,
+        "Alias": "integ",
+        "CommunityNickname": "integration",
+        "IsActive": true,
+        "TimeZoneSidKey": "GMT",
+        "LocaleSidKey": "en_US",
+        "EmailEncodingKey": "UTF-8",
+        "LanguageLocaleKey": "en_US",
+        "UserType": "Standard",
+        "ProfileId": profile.to_string(),
+    }));
+    // A configured administrator with the same username keeps it; the org has no second user then.
+    if config.username.eq_ignore_ascii_case(INTEGRATION_USERNAME) {
+        return;
+    }
+    if let Some(user_id) = org.insert_new("User", user, admin, now) {
+        org.auth.credentials.push(UserCredential {
+            user_id,
+            username: INTEGRATION_USERNAME.into(),
+            password: INTEGRATION_PASSWORD.into(),
+            security_token: INTEGRATION_SECURITY_TOKEN.into(),
+        });
+    }
 }
 
 #[cfg(test)]

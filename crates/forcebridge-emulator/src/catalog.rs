@@ -15,16 +15,19 @@ use crate::schema::{FieldDef, FieldType};
 #[derive(Debug)]
 pub struct OrgCatalog<'a> {
     org: &'a Org,
-    /// The user the query runs as (kept for field-level security once profiles restrict fields).
+    /// The user the query runs as.
     pub user: SfId,
     /// API version of the request, for `attributes.url`.
     version: String,
+    /// The user's object and field access: what it cannot read does not exist here.
+    access: crate::security::UserAccess,
 }
 
 impl<'a> OrgCatalog<'a> {
     /// A catalog over `org` for `user`, answering URLs of API `version` (e.g. `66.0`).
     pub fn new(org: &'a Org, user: SfId, version: &str) -> Self {
         OrgCatalog {
+            access: crate::security::UserAccess::for_user(org, &user),
             org,
             user,
             version: version.to_string(),
@@ -67,32 +70,43 @@ impl Catalog for OrgCatalog<'_> {
         self.org
             .schema
             .object(name)
-            .filter(|o| o.queryable)
+            .filter(|o| o.queryable && self.access.object(o).read)
             .map(|o| o.name.clone())
     }
 
     fn field(&self, object: &str, field: &str) -> Option<FieldInfo> {
-        self.org.schema.object(object)?.field(field).map(info)
+        let def = self.org.schema.object(object)?;
+        def.field(field)
+            .filter(|f| self.access.field(def, f).read)
+            .map(info)
     }
 
     fn fields(&self, object: &str) -> Vec<FieldInfo> {
         self.org
             .schema
             .object(object)
-            .map(|o| o.fields.values().map(info).collect())
+            .map(|o| {
+                o.fields
+                    .values()
+                    .filter(|f| self.access.field(o, f).read)
+                    .map(info)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     fn parent_relationship(&self, object: &str, relationship: &str) -> Option<FieldInfo> {
-        self.org
-            .schema
-            .object(object)?
-            .relationship(relationship)
+        let def = self.org.schema.object(object)?;
+        def.relationship(relationship)
+            .filter(|f| self.access.field(def, f).read)
             .map(info)
     }
 
     fn child_relationship(&self, object: &str, relationship: &str) -> Option<ChildRelationship> {
         let parent = self.org.schema.object(object)?;
+        if !self.access.object(parent).read {
+            return None;
+        }
         self.org
             .schema
             .child_relationships(&parent.name)
@@ -101,6 +115,11 @@ impl Catalog for OrgCatalog<'_> {
                 r.relationship_name
                     .as_deref()
                     .is_some_and(|n| n.eq_ignore_ascii_case(relationship))
+            })
+            .filter(|r| {
+                let child = self.org.schema.object(&r.child_sobject);
+                let field = child.and_then(|c| c.field(&r.field).map(|f| (c, f)));
+                field.is_some_and(|(c, f)| self.access.field(c, f).read)
             })
             .map(|r| ChildRelationship {
                 name: r.relationship_name.clone().unwrap_or_default(),

@@ -24,6 +24,7 @@ pub mod org;
 pub mod persist;
 pub mod rest;
 pub mod schema;
+pub mod security;
 pub mod soap;
 pub mod tls;
 pub mod tooling;

@@ -112,9 +112,51 @@ pub fn summary(ctx: &Ctx<'_>, def: &ObjectDef) -> Value {
     })
 }
 
-/// `GET /sobjects`.
+/// Narrows a summary's object flags to what the caller's object permissions allow.
+fn restrict_summary(summary: &mut Value, access: &crate::security::ObjectAccess) {
+    for (key, allowed) in [
+        ("createable", access.create),
+        ("updateable", access.edit),
+        ("deletable", access.delete),
+        ("queryable", access.read),
+        ("undeletable", access.delete),
+        ("mergeable", access.delete),
+    ] {
+        if !allowed && let Some(flag) = summary.get_mut(key) {
+            *flag = Value::Bool(false);
+        }
+    }
+}
+
+/// The caller's access to `def`, or `NOT_FOUND` when the caller cannot see it at all.
+fn visible(
+    ctx: &Ctx<'_>,
+    org: &Org,
+    def: &ObjectDef,
+) -> Result<(crate::security::UserAccess, crate::security::ObjectAccess), SfError> {
+    let access = crate::security::UserAccess::for_user(org, &ctx.user);
+    let object = access.object(def);
+    if !object.read {
+        return Err(SfError::no_resource());
+    }
+    Ok((access, object))
+}
+
+/// `GET /sobjects`: the objects the caller can read.
 pub fn global(ctx: &Ctx<'_>, org: &Org) -> Reply {
-    let sobjects: Vec<Value> = org.schema.objects().map(|o| summary(ctx, o)).collect();
+    let access = crate::security::UserAccess::for_user(org, &ctx.user);
+    let sobjects: Vec<Value> = org
+        .schema
+        .objects()
+        .filter_map(|o| {
+            let allowed = access.object(o);
+            allowed.read.then(|| {
+                let mut s = summary(ctx, o);
+                restrict_summary(&mut s, &allowed);
+                s
+            })
+        })
+        .collect();
     Reply::ok(json!({ "encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects }))
 }
 
@@ -124,6 +166,9 @@ pub fn global(ctx: &Ctx<'_>, org: &Org) -> Reply {
 /// `NOT_FOUND` for an unknown object.
 pub fn basic(ctx: &Ctx<'_>, org: &Org, object: &str) -> Result<Reply, SfError> {
     let def = org.schema.object(object).ok_or_else(SfError::no_resource)?;
+    let (_, allowed) = visible(ctx, org, def)?;
+    let mut object_describe = summary(ctx, def);
+    restrict_summary(&mut object_describe, &allowed);
     let name_field = def.fields.values().find(|f| f.name_field).map(|f| f.name.clone());
     let recent: Vec<Value> = org
         .data
@@ -151,7 +196,7 @@ pub fn basic(ctx: &Ctx<'_>, org: &Org, object: &str) -> Result<Reply, SfError> {
         })
         .unwrap_or_default();
     Ok(Reply::ok(
-        json!({ "objectDescribe": summary(ctx, def), "recentItems": recent }),
+        json!({ "objectDescribe": object_describe, "recentItems": recent }),
     ))
 }
 
@@ -339,11 +384,32 @@ pub fn child_relationships(org: &Org, def: &ObjectDef) -> Vec<Value> {
 /// `NOT_FOUND` for an unknown object.
 pub fn describe(ctx: &Ctx<'_>, org: &Org, object: &str) -> Result<Reply, SfError> {
     let def = org.schema.object(object).ok_or_else(SfError::no_resource)?;
-    let mut body = match summary(ctx, def) {
+    let (access, allowed) = visible(ctx, org, def)?;
+    let mut summary = summary(ctx, def);
+    restrict_summary(&mut summary, &allowed);
+    let mut body = match summary {
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    let fields: Vec<Value> = def.fields.values().map(|f| field(def, f)).collect();
+    // Fields the caller cannot read are absent; read-only ones are neither createable nor updateable.
+    let fields: Vec<Value> = def
+        .fields
+        .values()
+        .filter_map(|f| {
+            let fa = access.field(def, f);
+            fa.read.then(|| {
+                let mut v = field(def, f);
+                let permissionable = crate::security::permissionable(f);
+                for (key, object_allows) in [("createable", allowed.create), ("updateable", allowed.edit)] {
+                    let blocked = !object_allows || (permissionable && !fa.edit);
+                    if blocked && let Some(flag) = v.get_mut(key) {
+                        *flag = Value::Bool(false);
+                    }
+                }
+                v
+            })
+        })
+        .collect();
     let base = format!("{}/sobjects/{}", ctx.prefix(), def.name);
     let extra = json!({
         "actionOverrides": [],

@@ -128,11 +128,23 @@ impl<'a> Tx<'a> {
         let (name, values) = {
             let org: &Org = self.org;
             let def = org.schema.object(object).ok_or_else(|| invalid_type(object))?;
+            let access = crate::security::UserAccess::for_user(org, &self.user);
+            let allowed = access.object(def);
+            if !allowed.read {
+                return Err(invalid_type(object));
+            }
             if !def.createable {
                 return Err(SfError::bad_request(
                     "INVALID_TYPE_FOR_OPERATION",
                     format!("entity type {} does not support insert", def.name),
                 ));
+            }
+            if !allowed.create {
+                return Err(crate::security::insufficient_access(None));
+            }
+            let hidden = crate::security::unwritable_fields(&access, def, body);
+            if !hidden.is_empty() {
+                return Err(crate::security::fls_error(&hidden));
             }
             let values = validate::check_body(org, def, body, Op::Create)?;
             validate::check_required(def, &values, Op::Create)?;
@@ -193,11 +205,23 @@ impl<'a> Tx<'a> {
         }
         let (name, record) = {
             let def = self.object(object)?;
+            let access = crate::security::UserAccess::for_user(self.org, &self.user);
+            let allowed = access.object(def);
+            if !allowed.read {
+                return Err(invalid_type(object));
+            }
             if !def.updateable {
                 return Err(SfError::bad_request(
                     "INVALID_TYPE_FOR_OPERATION",
                     format!("entity type {} does not support update", def.name),
                 ));
+            }
+            if !allowed.edit {
+                return Err(crate::security::insufficient_access(Some(id)));
+            }
+            let hidden = crate::security::unwritable_fields(&access, def, body);
+            if !hidden.is_empty() {
+                return Err(crate::security::fls_error(&hidden));
             }
             let before = self.live(def, id)?;
             let org: &Org = self.org;
@@ -240,11 +264,18 @@ impl<'a> Tx<'a> {
             if object.is_some_and(|o| !o.eq_ignore_ascii_case(&def.name)) {
                 return Err(SfError::not_found("The requested resource does not exist"));
             }
+            let allowed = crate::security::object_access(self.org, &self.user, &def.name);
+            if !allowed.read {
+                return Err(SfError::not_found("The requested resource does not exist"));
+            }
             if !def.deletable {
                 return Err(SfError::bad_request(
                     "INVALID_TYPE_FOR_OPERATION",
                     format!("entity type {} does not support delete", def.name),
                 ));
+            }
+            if !allowed.delete {
+                return Err(crate::security::insufficient_access(Some(id)));
             }
             self.live(def, id)?;
             def.name.clone()
