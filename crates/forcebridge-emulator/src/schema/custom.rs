@@ -603,32 +603,10 @@ fn add_field_to(schema: &mut Schema, object: &str, spec: &FieldSpec) -> Result<F
     Ok(field)
 }
 
-/// Drops the child relationship a lookup `object.field` declared on its parent.
-///
-/// [`Schema`] can add child relationships but has no call to remove one (only whole objects);
-/// until it has, the relationship is removed from the schema's serialized form, which is the
-/// schema's own persistent shape and so cannot drift from it.
+/// Drops the child relationship a lookup `object.field` declared on its parent(s).
 fn drop_child_relationship(schema: &mut Schema, object: &str, field: &FieldDef) {
-    let Ok(mut value) = serde_json::to_value(&*schema) else {
-        return;
-    };
-    let Some(names) = value.get_mut("child_names").and_then(Value::as_object_mut) else {
-        return;
-    };
     for parent in &field.reference_to {
-        if let Some(rels) = names
-            .get_mut(&parent.to_ascii_lowercase())
-            .and_then(Value::as_array_mut)
-        {
-            rels.retain(|r| {
-                let child = r.get("child_sobject").and_then(Value::as_str).unwrap_or_default();
-                let f = r.get("field").and_then(Value::as_str).unwrap_or_default();
-                !(child.eq_ignore_ascii_case(object) && f == field.name)
-            });
-        }
-    }
-    if let Ok(updated) = serde_json::from_value::<Schema>(value) {
-        *schema = updated;
+        schema.remove_child_relationship(parent, object, &field.name);
     }
 }
 

@@ -393,6 +393,13 @@ impl Schema {
         rels.push(rel);
     }
 
+    /// Removes the child relationship that `child.field` declared on `parent` (a lookup deleted).
+    pub fn remove_child_relationship(&mut self, parent: &str, child: &str, field: &str) {
+        if let Some(rels) = self.child_names.get_mut(&parent.to_ascii_lowercase()) {
+            rels.retain(|r| !(r.child_sobject.eq_ignore_ascii_case(child) && r.field == field));
+        }
+    }
+
     /// The child relationships of `parent`, in declaration order.
     pub fn child_relationships(&self, parent: &str) -> &[ChildRelationshipDef] {
         self.child_names
