@@ -2,6 +2,7 @@
 //! library crates. Only this crate reads argv and environment variables.
 
 mod cmd_emulator;
+mod cmd_store;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -18,6 +19,10 @@ struct Cli {
 enum Command {
     /// Run the local Salesforce emulator (OAuth, REST, SOQL) until interrupted.
     Emulator(cmd_emulator::Args),
+    /// Apply the store's database migrations (SQLite or PostgreSQL) and exit.
+    Migrate(cmd_store::MigrateArgs),
+    /// Master-key tasks: make a new key, rotate stored credentials to it.
+    Vault(cmd_store::VaultArgs),
 }
 
 fn main() -> Result<()> {
@@ -35,6 +40,8 @@ fn main() -> Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Emulator(args) => cmd_emulator::run(args).await,
+            Command::Migrate(args) => cmd_store::migrate(args).await,
+            Command::Vault(args) => cmd_store::vault(args).await,
         }
     })
 }
