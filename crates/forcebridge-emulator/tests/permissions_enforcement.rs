@@ -3,6 +3,7 @@
 //! set granting it is assigned; field-level security hides fields from describe and SOQL and
 //! refuses writes to them; the administrator is unaffected; the Metadata API refuses the
 //! integration user.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use forcebridge_emulator::bootstrap::{
     INTEGRATION_PASSWORD, INTEGRATION_SECURITY_TOKEN, INTEGRATION_USERNAME,

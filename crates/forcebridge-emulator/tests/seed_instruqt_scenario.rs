@@ -4,6 +4,7 @@
 //! permission set granting them; the API-only integration user cannot write until that set is
 //! assigned (a `PermissionSetAssignment` created through REST by the administrator), then writes
 //! plays and tracks and reads them back through the relationships both ways.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use forcebridge_emulator::bootstrap::{
     INTEGRATION_PASSWORD, INTEGRATION_SECURITY_TOKEN, INTEGRATION_USERNAME,
