@@ -12,7 +12,7 @@ use forcebridge_emulator::{Emulator, EmulatorConfig};
 /// Matched answers at the last measurement (docs/emulator.md, "Compatibility", has the numbers
 /// and every remaining mismatch). Raise it when the emulator matches more; never lower it to make
 /// a regression pass.
-const MATCHED_FLOOR: u64 = 69;
+const MATCHED_FLOOR: u64 = 294;
 
 /// The numbers in the script's last line: `RESULT compared=N matched=M ...`.
 fn result_line(stdout: &str) -> Option<(u64, u64)> {
