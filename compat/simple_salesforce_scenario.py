@@ -472,13 +472,9 @@ class Scenario:
         self.step("SOAP login with a wrong password raises INVALID_LOGIN", self.soap_login_wrong_password, False)
         self.step("OAuth username-password flow (consumer_key/consumer_secret)", self.oauth_password, False)
         self.step("OAuth client-credentials flow (My Domain)", self.oauth_client_credentials, False)
-        self.step(
-            "OAuth JWT bearer flow (consumer_key + privatekey)",
-            self.oauth_jwt_bearer,
-            False,
-            known_gap="simple-salesforce sends the JWT `exp` claim as a JSON string, which Salesforce "
-            "accepts and the emulator rejects with invalid_grant",
-        )
+        # simple-salesforce sends `exp` as a JSON string; Salesforce (and the emulator since
+        # fecee05) accept it.
+        self.step("OAuth JWT bearer flow (consumer_key + privatekey)", self.oauth_jwt_bearer, False)
         self.step("existing session (instance_url + session_id)", self.direct_session)
         self.step("create, get, update, delete an Account", self.crud)
         self.step("error bodies map to simple-salesforce exceptions", self.errors)
