@@ -3,7 +3,8 @@
 //!
 //! Invariants: every request under `/services/data/v…` either carries a live session — and then
 //! its handler finds a [`Caller`] in the request extensions — or is answered 401
-//! `INVALID_SESSION_ID`; each authenticated call counts once against the daily allocation, and
+//! `INVALID_SESSION_ID` (and 403 `API_CURRENTLY_DISABLED` when the user lacks "API Enabled");
+//! each authenticated call counts once against the daily allocation, and
 //! past it the answer is 403 `REQUEST_LIMIT_EXCEEDED`; nothing under `/__emulator/` is counted,
 //! faulted or logged.
 
@@ -20,6 +21,7 @@ use crate::app::{AppState, SharedState};
 use crate::control::LogEntry;
 use crate::ids::SfId;
 use crate::org::{Org, Session};
+use crate::security::{SystemPermission, UserAccess};
 
 /// Largest token request body the log reads to find its `grant_type`.
 const MAX_TOKEN_BODY: usize = 1 << 20;
@@ -130,6 +132,14 @@ async fn api_call(state: &AppState, mut req: Request, next: Next, method: &Metho
         let Some(session) = bearer_token(req.headers()).and_then(|t| live_session(&org, t)) else {
             return invalid_session();
         };
+        // A user whose profile and permission sets lack "API Enabled" signs in but cannot call.
+        if !UserAccess::for_user(&org, &session.user_id).has(SystemPermission::ApiEnabled) {
+            return sf_error(
+                StatusCode::FORBIDDEN,
+                "API_CURRENTLY_DISABLED",
+                "API is disabled for this User",
+            );
+        }
         if org.usage.daily_api_requests_used >= org.usage.daily_api_requests_max {
             return sf_error(
                 StatusCode::FORBIDDEN,

@@ -17,6 +17,7 @@ use quick_xml::events::Event;
 use crate::app::SharedState;
 use crate::oauth::{check_password, new_access_token, user_profile};
 use crate::org::Session;
+use crate::security::{SystemPermission, UserAccess};
 
 /// Seconds a SOAP session is valid, as `sessionSecondsValid` reports (Salesforce's default, 2 hours).
 const SESSION_SECONDS_VALID: u32 = 7200;
@@ -233,6 +234,14 @@ fn login(state: &SharedState, api: Api, version: &str, body: &[u8]) -> Response 
         let Some(profile) = user_profile(&org, &user_id) else {
             return invalid();
         };
+        if !UserAccess::for_user(&org, &user_id).has(SystemPermission::ApiEnabled) {
+            return fault(
+                api,
+                "API_CURRENTLY_DISABLED",
+                "API is disabled for this User",
+                "LoginFault",
+            );
+        }
         let session_id = new_access_token(&org);
         org.auth.sessions.insert(
             session_id.clone(),
