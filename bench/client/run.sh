@@ -69,7 +69,7 @@ import collections, json, re, sys
 c = collections.Counter()
 for e in json.load(sys.stdin)["requests"]:
     p = re.sub(r"/services/data/v[0-9.]+/", "", e["path"])
-    p = re.sub(r"/[0-9A-Za-z]{15}([0-9A-Za-z]{3})?(?=/|$)", "/{id}", p)
+    p = re.sub(r"/[0-9][0-9A-Za-z]{14}([0-9A-Za-z]{3})?(?=/|$)", "/{id}", p)
     c[e["method"] + " " + p] += 1
 print("; ".join(f"{k} x{v}" for k, v in sorted(c.items())))'
 }
