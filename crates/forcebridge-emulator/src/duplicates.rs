@@ -234,7 +234,7 @@ pub fn header_allows_save(value: &str) -> bool {
 /// Switches a standard rule on or off, creating its `DuplicateRule` record on first use.
 pub fn set_active(org: &mut Org, rule: &StandardRule, active: bool) {
     let now = crate::org::now_string();
-    let table = org.data.entry("DuplicateRule".into()).or_default();
+    let table = org.table_mut("DuplicateRule");
     if let Some(r) = table
         .values_mut()
         .find(|r| r.get("DeveloperName").and_then(Value::as_str) == Some(rule.developer_name))

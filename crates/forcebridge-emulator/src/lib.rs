@@ -17,6 +17,7 @@ pub mod control;
 pub mod duplicates;
 pub mod error;
 pub mod ids;
+pub mod index;
 pub mod metadata;
 pub mod middleware;
 pub mod oauth;

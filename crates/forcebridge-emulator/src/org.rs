@@ -99,6 +99,9 @@ pub struct Org {
     pub next_id: u64,
     pub auth: AuthState,
     pub usage: ApiUsage,
+    /// Lookup indexes by field value (external ids, unique fields): a cache, never persisted.
+    #[serde(skip)]
+    pub indexes: crate::index::Indexes,
 }
 
 /// A datetime as Salesforce writes it on the wire: `2026-11-21T15:30:00.000+0000`.
@@ -163,14 +166,32 @@ impl Org {
         if def.fields.contains_key("OwnerId") && record.get("OwnerId").is_none_or(|v| v.is_null()) {
             record.insert("OwnerId".into(), uid);
         }
-        let table = self.data.entry(def.name.clone()).or_default();
         if let Some(number) = def.fields.get("CaseNumber").filter(|f| f.auto_number) {
-            let n = table.len() + 1001;
+            let n = self.data.get(&def.name).map_or(0, Table::len) + 1001;
             record.insert(number.name.clone(), serde_json::Value::String(format!("{n:08}")));
         }
         derive_fields(def, &mut record, None, now);
-        table.insert(id.clone(), record);
+        let name = def.name.clone();
+        self.put_record(&name, id.clone(), record);
         Some(id)
+    }
+
+    /// Stores `record` as record `id` of `object` (canonical name), keeping the field indexes in
+    /// step; returns the record it replaces. Writes of records go through here (or
+    /// [`Org::remove_record`]) so that upserts by external id stay index lookups.
+    pub fn put_record(&mut self, object: &str, id: SfId, record: Record) -> Option<Record> {
+        let table = self.data.entry(object.to_string()).or_default();
+        let before = table.insert(id.clone(), record);
+        self.indexes.note(object, &id, before.as_ref(), table.get(&id));
+        before
+    }
+
+    /// Removes record `id` of `object` for good (a hard delete, or undoing a create), keeping the
+    /// field indexes in step.
+    pub fn remove_record(&mut self, object: &str, id: &SfId) -> Option<Record> {
+        let before = self.data.get_mut(object)?.shift_remove(id);
+        self.indexes.note(object, id, before.as_ref(), None);
+        before
     }
 
     /// A fresh id for a record of an object with this key prefix.
@@ -179,9 +200,24 @@ impl Org {
         SfId::generate(key_prefix, &self.info.pod, self.next_id)
     }
 
-    /// The table of `object` (canonical name), created empty on first use.
+    /// The table of `object` (canonical name), created empty on first use, for changes that do
+    /// not go through [`Org::put_record`]: its field indexes are dropped (rebuilt on next use).
     pub fn table_mut(&mut self, object: &str) -> &mut Table {
+        self.indexes.invalidate(object);
         self.data.entry(object.to_string()).or_default()
+    }
+
+    /// The table of `object` if it exists, for changes that do not go through
+    /// [`Org::put_record`] (its field indexes are dropped).
+    pub fn existing_table_mut(&mut self, object: &str) -> Option<&mut Table> {
+        self.indexes.invalidate(object);
+        self.data.get_mut(object)
+    }
+
+    /// Drops the table of `object` and its indexes (the object was deleted).
+    pub fn drop_table(&mut self, object: &str) -> Option<Table> {
+        self.indexes.invalidate(object);
+        self.data.shift_remove(object)
     }
 
     /// A record by id, whatever its object: `(object name, record)`.

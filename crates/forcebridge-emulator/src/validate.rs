@@ -189,103 +189,11 @@ pub fn value_text(value: &Value) -> String {
 }
 
 /// Live records of `object` whose `field` equals `wanted` (case-insensitively unless the field is
-/// case-sensitive; ids compare by their 18-character form).
+/// case-sensitive; ids compare by their 18-character form; numbers by value). An index lookup
+/// ([`crate::index`]), so a batch of upserts costs one lookup per record, not one table scan.
 pub fn find_by_field(org: &Org, object: &ObjectDef, field: &FieldDef, wanted: &str) -> Vec<SfId> {
-    let Some(table) = org.data.get(&object.name) else {
-        return Vec::new();
-    };
-    let wanted_id = matches!(field.ftype, FieldType::Id | FieldType::Reference)
-        .then(|| SfId::parse(wanted).ok())
-        .flatten();
-    // Numbers compare by value: an external id `Number(10,0)` stored as 12.0 matches "12".
-    let wanted_number = wanted.trim().parse::<f64>().ok();
-    // Compared without allocating: upserts scan whole tables, once per record of a batch.
-    let same = |have: &str| match &wanted_id {
-        Some(id) => have == id.as_str(),
-        None if field.case_sensitive => have == wanted,
-        None => have.eq_ignore_ascii_case(wanted),
-    };
-    table
-        .iter()
-        .filter(|(_, r)| r.get("IsDeleted").and_then(Value::as_bool) != Some(true))
-        .filter(|(_, r)| match r.get(&field.name) {
-            Some(Value::String(s)) => same(s),
-            Some(Value::Bool(b)) => same(if *b { "true" } else { "false" }),
-            Some(Value::Number(n)) => wanted_number.is_some_and(|w| n.as_f64() == Some(w)),
-            _ => false,
-        })
-        .map(|(id, _)| id.clone())
-        .collect()
-}
-
-/// The form under which [`KeyIndex`] files a value of `field`: ids by their 18 characters,
-/// numbers by value, text lower-cased unless the field is case-sensitive — the equality
-/// [`find_by_field`] uses.
-fn index_key(field: &FieldDef, value: &Value) -> Option<String> {
-    match value {
-        Value::Number(n) => n.as_f64().map(|f| format!("#{f}")),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::String(s) => Some(key_text(field, s)),
-        _ => None,
-    }
-}
-
-fn key_text(field: &FieldDef, s: &str) -> String {
-    let is_id = matches!(field.ftype, FieldType::Id | FieldType::Reference);
-    let is_number = matches!(
-        field.ftype,
-        FieldType::Int | FieldType::Double | FieldType::Currency | FieldType::Percent
-    );
-    if let (true, Ok(id)) = (is_id, SfId::parse(s)) {
-        return id.to_string();
-    }
-    if let (true, Ok(f)) = (is_number, s.trim().parse::<f64>()) {
-        return format!("#{f}");
-    }
-    if field.case_sensitive {
-        s.to_string()
-    } else {
-        s.to_lowercase()
-    }
-}
-
-/// The live records of one object by the value of one field, built in one pass: what a batch
-/// of upserts looks its keys up in instead of scanning the table once per record.
-#[derive(Debug)]
-pub struct KeyIndex {
-    field: FieldDef,
-    map: std::collections::HashMap<String, Vec<SfId>>,
-}
-
-impl KeyIndex {
-    /// Indexes the live records of `object` by `field`.
-    pub fn build(org: &Org, object: &ObjectDef, field: &FieldDef) -> Self {
-        let mut map: std::collections::HashMap<String, Vec<SfId>> = std::collections::HashMap::new();
-        if let Some(table) = org.data.get(&object.name) {
-            for (id, r) in table {
-                if r.get("IsDeleted").and_then(Value::as_bool) == Some(true) {
-                    continue;
-                }
-                if let Some(k) = r.get(&field.name).and_then(|v| index_key(field, v)) {
-                    map.entry(k).or_default().push(id.clone());
-                }
-            }
-        }
-        KeyIndex {
-            field: field.clone(),
-            map,
-        }
-    }
-
-    /// The form `wanted` is filed under: two values with the same form are the same key.
-    pub fn normalise(&self, wanted: &str) -> String {
-        key_text(&self.field, wanted)
-    }
-
-    /// The records whose field equals `wanted` (as [`find_by_field`] compares).
-    pub fn get(&self, wanted: &str) -> Vec<SfId> {
-        self.map.get(&self.normalise(wanted)).cloned().unwrap_or_default()
-    }
+    org.indexes
+        .lookup(org.data.get(&object.name), &object.name, field, wanted)
 }
 
 fn is_email(s: &str) -> bool {

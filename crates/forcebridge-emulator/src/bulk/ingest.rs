@@ -11,8 +11,6 @@
 //! whether it was created, or the error text); result CSVs are rebuilt from the upload and the
 //! outcomes on request, so memory stays at the CSV plus the records written.
 
-use std::collections::HashMap;
-
 use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
@@ -25,7 +23,7 @@ use crate::bulk::ApiVersion;
 use crate::error::SfError;
 use crate::ids::SfId;
 use crate::middleware::Caller;
-use crate::org::{Org, now_string};
+use crate::org::now_string;
 use crate::rest::dml::Tx;
 use crate::schema::{FieldType, ObjectDef};
 
@@ -686,27 +684,6 @@ fn take_id(label: &str, body: &mut Map<String, Value>, op: &str) -> Result<SfId,
     SfId::parse(s).map_err(|_| malformed_id(label, s))
 }
 
-/// Lower-cased key values of an external id field → the live records holding them, for the keys
-/// of one chunk (one scan of the table instead of one per row).
-fn key_index(org: &Org, object: &str, field: &str, keys: &[String]) -> HashMap<String, Vec<SfId>> {
-    let mut index: HashMap<String, Vec<SfId>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
-    let Some(table) = org.data.get(object) else {
-        return index;
-    };
-    for (id, r) in table {
-        if r.get("IsDeleted").and_then(Value::as_bool) == Some(true) {
-            continue;
-        }
-        let Some(v) = r.get(field).filter(|v| !v.is_null()) else {
-            continue;
-        };
-        if let Some(slot) = index.get_mut(&crate::validate::value_text(v).to_lowercase()) {
-            slot.push(id.clone());
-        }
-    }
-    index
-}
-
 /// Writes one row inside the current savepoint.
 fn write_row(
     tx: &mut Tx<'_>,
@@ -714,7 +691,6 @@ fn write_row(
     label: &str,
     op: Operation,
     external_id: Option<&str>,
-    index: &mut HashMap<String, Vec<SfId>>,
     mut body: Map<String, Value>,
 ) -> Result<(SfId, bool), (Option<SfId>, SfError)> {
     match op {
@@ -741,7 +717,7 @@ fn write_row(
             deleted?;
             if op == Operation::HardDelete {
                 // A hard delete skips the recycle bin: the row is gone, even for queryAll.
-                tx.org.table_mut(def_name).shift_remove(&id);
+                tx.purge(def_name, &id);
             }
             Ok((id, false))
         }
@@ -769,12 +745,10 @@ fn write_row(
                     SfError::bad_request("MISSING_ARGUMENT", format!("{field} not specified")),
                 ));
             }
-            let lower = value.to_lowercase();
-            let found = index.get(&lower).cloned().unwrap_or_default();
+            let found = tx.matches(def_name, field, &value).map_err(|e| (None, e))?.1;
             match found.as_slice() {
                 [] => {
                     let id = tx.create(def_name, &body).map_err(|e| (None, e))?;
-                    index.entry(lower).or_default().push(id.clone());
                     Ok((id, true))
                 }
                 [one] => {
@@ -927,29 +901,10 @@ pub fn process(state: &SharedState, bulk: &Bulk, id: &str, user: &SfId) {
         }
         let changed = {
             let mut org = state.org_write();
-            let mut index = match (&external_id, op) {
-                (Some(f), Operation::Upsert) if f != "Id" => {
-                    let keys: Vec<String> = chunk
-                        .iter()
-                        .filter_map(|b| b.iter().find(|(k, _)| k.eq_ignore_ascii_case(f)))
-                        .map(|(_, v)| crate::validate::value_text(v).to_lowercase())
-                        .collect();
-                    key_index(&org, &object, f, &keys)
-                }
-                _ => HashMap::new(),
-            };
             let mut tx = Tx::new(&mut org, user.clone());
             for body in chunk {
                 let sp = tx.savepoint();
-                match write_row(
-                    &mut tx,
-                    &object,
-                    &label,
-                    op,
-                    external_id.as_deref(),
-                    &mut index,
-                    body,
-                ) {
+                match write_row(&mut tx, &object, &label, op, external_id.as_deref(), body) {
                     Ok((rid, created)) => outcomes.push(Outcome::Done { id: rid, created }),
                     Err((rid, e)) => {
                         tx.rollback_to(sp);

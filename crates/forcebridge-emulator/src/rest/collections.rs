@@ -265,14 +265,8 @@ pub fn upsert(
         .ok_or_else(|| super::dml::no_such_key(field))?;
     let key = key_field.name.clone();
     let (all_or_none, records) = parse(body)?;
-    // One pass over the table for the whole call. It stays exact while the call runs: a key
-    // appears at most once in the call (repeats are refused below), updates never change the
-    // key, so no write of this call can make a later record match differently.
-    let index = (key != "Id").then(|| crate::validate::KeyIndex::build(tx.org, def, key_field));
-    let normalise = |v: &str| match &index {
-        Some(ix) => ix.normalise(v),
-        None => v.to_ascii_lowercase(),
-    };
+    let rule = crate::index::KeyRule::of(key_field);
+    let normalise = |v: &str| rule.key_of_text(v);
     // The same key twice in one call is refused for both records, as Salesforce does.
     let key_of = |r: &Value| r.get(&key).map(crate::validate::value_text);
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -310,10 +304,7 @@ pub fn upsert(
             continue;
         }
         let sp = tx.savepoint();
-        let outcome = match &index {
-            Some(ix) => tx.upsert_found(&name, &key, &value, ix.get(&value), map),
-            None => tx.upsert(&name, &key, &value, map),
-        };
+        let outcome = tx.upsert(&name, &key, &value, map);
         match outcome {
             Ok(Upserted::Created(id)) => outcomes.push(Outcome::Ok(
                 json!({ "id": id.as_str(), "success": true, "errors": [], "created": true }),

@@ -89,13 +89,12 @@ impl<'a> Tx<'a> {
     pub fn rollback_to(&mut self, savepoint: usize) {
         while self.undo.len() > savepoint {
             let Some(entry) = self.undo.pop() else { break };
-            let table = self.org.table_mut(&entry.object);
             match entry.before {
                 Some(record) => {
-                    table.insert(entry.id, record);
+                    self.org.put_record(&entry.object, entry.id, record);
                 }
                 None => {
-                    table.shift_remove(&entry.id);
+                    self.org.remove_record(&entry.object, &entry.id);
                 }
             }
         }
@@ -107,7 +106,7 @@ impl<'a> Tx<'a> {
     }
 
     fn put(&mut self, object: &str, id: SfId, record: Record) {
-        let before = self.org.table_mut(object).insert(id.clone(), record);
+        let before = self.org.put_record(object, id.clone(), record);
         self.undo.push(Undo {
             object: object.to_string(),
             id,
@@ -164,6 +163,18 @@ impl<'a> Tx<'a> {
             before: None,
         });
         Ok(id)
+    }
+
+    /// Removes record `id` of `object` for good, past the recycle bin (Bulk `hardDelete`), with
+    /// an undo entry like any other change.
+    pub fn purge(&mut self, object: &str, id: &SfId) {
+        if let Some(before) = self.org.remove_record(object, id) {
+            self.undo.push(Undo {
+                object: object.to_string(),
+                id: id.clone(),
+                before: Some(before),
+            });
+        }
     }
 
     /// The live record `id` of `object`, or Salesforce's error for a missing or deleted one.
@@ -346,12 +357,8 @@ impl<'a> Tx<'a> {
         self.upsert_found(object, &field_name, value, found, body)
     }
 
-    /// [`Tx::upsert`] with the matching records already found (`field_name` canonical), so a
-    /// batch can look its keys up in one pass over the table.
-    ///
-    /// # Errors
-    /// As [`Tx::create`] and [`Tx::update`].
-    pub fn upsert_found(
+    /// [`Tx::upsert`] with the matching records already found (`field_name` canonical).
+    fn upsert_found(
         &mut self,
         object: &str,
         field_name: &str,

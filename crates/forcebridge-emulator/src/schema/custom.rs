@@ -713,7 +713,7 @@ fn backfill(org: &mut Org, object: &str, field: &FieldDef) {
     } else {
         Value::Null
     };
-    if let Some(table) = org.data.get_mut(object) {
+    if let Some(table) = org.existing_table_mut(object) {
         for record in table.values_mut() {
             record
                 .entry(field.name.clone())
@@ -815,7 +815,7 @@ pub fn delete_field(org: &mut Org, object: &str, field: &str) -> Result<(), Sche
     if let Some(def) = org.schema.object_mut(&object_name) {
         def.fields.shift_remove(&old.name);
     }
-    if let Some(table) = org.data.get_mut(&object_name) {
+    if let Some(table) = org.existing_table_mut(&object_name) {
         for record in table.values_mut() {
             record.shift_remove(&old.name);
         }
@@ -912,9 +912,9 @@ pub fn delete_object(org: &mut Org, name: &str) -> Result<(), SchemaError> {
         drop_child_relationship(&mut org.schema, &def.name, field);
     }
     org.schema.remove(&def.name);
-    org.data.shift_remove(&def.name);
+    org.drop_table(&def.name);
     let prefix = format!("{}.", def.name);
-    if let Some(t) = org.data.get_mut(FIELDS_TABLE) {
+    if let Some(t) = org.existing_table_mut(FIELDS_TABLE) {
         t.retain(|_, r| {
             !r.get("FullName")
                 .and_then(Value::as_str)
