@@ -34,6 +34,8 @@ pub struct Runtime {
     pub codes: HashMap<String, AuthCode>,
     /// Access token → the refresh token it was issued with (revoking the latter ends the former).
     pub session_refresh: HashMap<String, String>,
+    /// Open REST query cursors (`nextRecordsUrl`), by locator.
+    pub cursors: crate::rest::query::Cursors,
 }
 
 /// An authorization code handed out by `/services/oauth2/authorize`.

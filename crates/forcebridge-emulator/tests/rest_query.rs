@@ -125,3 +125,26 @@ async fn query_errors_are_400s() {
     let resp = app.get("query").await;
     assert_error(&resp, 400, "MALFORMED_QUERY");
 }
+
+#[tokio::test]
+async fn cursors_belong_to_their_emulator() {
+    // Two emulators in one process: a locator one of them handed out means nothing to the other
+    // (cursors live in each emulator's own runtime state).
+    let a = spawn().await;
+    let b = spawn().await;
+    seed_leads(&a, 300).await;
+    seed_leads(&b, 300).await;
+    let (status, first) = a
+        .send(
+            a.req(reqwest::Method::GET, "query")
+                .header("Sforce-Query-Options", "batchSize=200")
+                .query(&[("q", "SELECT Id FROM Lead")]),
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let next = first["nextRecordsUrl"].as_str().expect("a cursor").to_string();
+    assert_error(&b.get(&next).await, 400, "INVALID_QUERY_LOCATOR");
+    let (status, rest) = a.get(&next).await;
+    assert_eq!(status, 200, "{rest}");
+    assert_eq!(rest["records"].as_array().map(Vec::len), Some(100));
+}

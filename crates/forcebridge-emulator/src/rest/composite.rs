@@ -157,6 +157,7 @@ fn run_one(
         version,
         user: ctx.user.clone(),
         base_url: ctx.base_url,
+        runtime: ctx.runtime,
         headers: headers
             .iter()
             .filter_map(|(k, v)| v.as_str().map(|v| (k.to_ascii_lowercase(), v.to_string())))

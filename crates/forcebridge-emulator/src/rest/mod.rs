@@ -195,6 +195,9 @@ pub struct Ctx<'a> {
     pub user: SfId,
     /// `http(s)://host:port` of this emulator.
     pub base_url: &'a str,
+    /// The emulator's runtime state (query cursors live there). Taken after the org lock, never
+    /// before it (see [`crate::app`]).
+    pub runtime: &'a std::sync::Mutex<crate::control::Runtime>,
     /// Request headers, names lower-case.
     pub headers: Vec<(String, String)>,
     /// Query-string parameters, decoded.
@@ -411,6 +414,7 @@ async fn handle(
         version,
         user,
         base_url: &state.base_url,
+        runtime: &state.runtime,
         headers: header_list(&headers),
         params: parse_params(uri.query().unwrap_or("")),
     };

@@ -5,12 +5,13 @@
 //! cursors do. The batch size comes from `Sforce-Query-Options: batchSize=N` (200 to 2000,
 //! default 2000).
 //!
-//! Invariants: a locator is `<18-character 01g id>-<offset>`; cursors live in memory only (they
-//! do not survive a restart, like Salesforce's, which expire); at most [`MAX_CURSORS`] are kept,
-//! the oldest dropped first, and an idle cursor expires after [`CURSOR_TTL`].
+//! Invariants: a locator is `<18-character 01g id>-<offset>`; cursors live in the emulator's
+//! runtime state only (they do not survive a restart, like Salesforce's, which expire, and a
+//! control-API reset drops them); at most [`MAX_CURSORS`] are kept, the oldest dropped first, and
+//! an idle cursor expires after [`CURSOR_TTL`].
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -25,15 +26,13 @@ use crate::org::Org;
 pub const MAX_BATCH: usize = 2000;
 /// Smallest batch a client may ask for.
 pub const MIN_BATCH: usize = 200;
-/// Cursors kept at once (across every emulator in the process).
+/// Cursors kept at once.
 pub const MAX_CURSORS: usize = 1000;
 /// How long an unread cursor lives.
 pub const CURSOR_TTL: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug)]
 struct Cursor {
-    /// The emulator that made it (several may run in one test process).
-    owner: String,
     rows: Vec<Value>,
     total_size: usize,
     batch: usize,
@@ -42,15 +41,17 @@ struct Cursor {
     touched: Instant,
 }
 
+/// The open cursors of one emulator (kept in [`crate::control::Runtime`]).
 #[derive(Debug, Default)]
-struct Cursors {
+pub struct Cursors {
     map: HashMap<String, Cursor>,
     next: u64,
 }
 
-fn cursors() -> &'static Mutex<Cursors> {
-    static CURSORS: OnceLock<Mutex<Cursors>> = OnceLock::new();
-    CURSORS.get_or_init(Default::default)
+fn runtime<'a>(ctx: &Ctx<'a>) -> MutexGuard<'a, crate::control::Runtime> {
+    ctx.runtime
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The batch size a request asks for.
@@ -68,14 +69,14 @@ fn batch_size(ctx: &Ctx<'_>) -> usize {
         .map_or(MAX_BATCH, |n| n.clamp(MIN_BATCH, MAX_BATCH))
 }
 
-fn page(total_size: usize, rows: &[Value], next: Option<String>) -> Value {
+fn page(total_size: usize, rows: Vec<Value>, next: Option<String>) -> Value {
     let mut out = Map::new();
     out.insert("totalSize".into(), json!(total_size));
     out.insert("done".into(), json!(next.is_none()));
     if let Some(url) = next {
         out.insert("nextRecordsUrl".into(), json!(url));
     }
-    out.insert("records".into(), Value::Array(rows.to_vec()));
+    out.insert("records".into(), Value::Array(rows));
     Value::Object(out)
 }
 
@@ -115,13 +116,13 @@ pub fn start(ctx: &Ctx<'_>, org: &Org, include_deleted: bool) -> Result<Reply, S
     let (total_size, rows) = run(ctx, org, text, include_deleted)?;
     let batch = batch_size(ctx);
     if rows.len() <= batch {
-        return Ok(Reply::ok(page(total_size, &rows, None)));
+        return Ok(Reply::ok(page(total_size, rows, None)));
     }
     let resource = if include_deleted { "queryAll" } else { "query" };
     let first = rows.get(..batch).unwrap_or(&rows).to_vec();
     let locator = store(ctx, org, rows, total_size, batch, resource);
     let next = format!("{}/{resource}/{locator}-{batch}", ctx.prefix());
-    Ok(Reply::ok(page(total_size, &first, Some(next))))
+    Ok(Reply::ok(page(total_size, first, Some(next))))
 }
 
 fn store(
@@ -132,10 +133,8 @@ fn store(
     batch: usize,
     resource: &'static str,
 ) -> String {
-    let mut guard = match cursors().lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
+    let mut runtime = runtime(ctx);
+    let guard = &mut runtime.cursors;
     let now = Instant::now();
     guard
         .map
@@ -153,13 +152,12 @@ fn store(
         guard.map.remove(&oldest);
     }
     guard.next += 1;
-    // Salesforce's locators are `01g` query-locator ids; a process-wide counter keeps them unique
-    // across emulators, the org's pod keeps them looking like this org's.
+    // Salesforce's locators are `01g` query-locator ids; the org's pod keeps them looking like
+    // this org's.
     let id = SfId::generate("01g", &org.info.pod, guard.next).to_string();
     guard.map.insert(
         id.clone(),
         Cursor {
-            owner: ctx.base_url.to_string(),
             rows,
             total_size,
             batch,
@@ -181,15 +179,9 @@ fn invalid_locator() -> SfError {
 pub fn more(ctx: &Ctx<'_>, locator: &str) -> Result<Reply, SfError> {
     let (id, offset) = locator.rsplit_once('-').ok_or_else(invalid_locator)?;
     let offset: usize = offset.parse().map_err(|_| invalid_locator())?;
-    let mut guard = match cursors().lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
-    let cursor = guard
-        .map
-        .get_mut(id)
-        .filter(|c| c.owner == ctx.base_url)
-        .ok_or_else(invalid_locator)?;
+    let mut runtime = runtime(ctx);
+    let guard = &mut runtime.cursors;
+    let cursor = guard.map.get_mut(id).ok_or_else(invalid_locator)?;
     if offset == 0 || offset > cursor.rows.len() {
         return Err(invalid_locator());
     }
@@ -202,5 +194,5 @@ pub fn more(ctx: &Ctx<'_>, locator: &str) -> Result<Reply, SfError> {
         // The last page was read: Salesforce closes the cursor.
         guard.map.remove(id);
     }
-    Ok(Reply::ok(page(total_size, &rows, next)))
+    Ok(Reply::ok(page(total_size, rows, next)))
 }
