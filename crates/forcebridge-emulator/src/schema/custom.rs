@@ -713,6 +713,10 @@ fn backfill(org: &mut Org, object: &str, field: &FieldDef) {
     } else {
         Value::Null
     };
+    if initial.is_null() {
+        // Records are sparse: an absent field already reads as null.
+        return;
+    }
     if let Some(table) = org.existing_table_mut(object) {
         for record in table.values_mut() {
             record
