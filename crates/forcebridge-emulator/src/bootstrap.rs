@@ -57,6 +57,7 @@ pub fn default_org(config: &EmulatorConfig) -> Org {
             daily_api_requests_max: config.daily_api_requests,
             daily_api_requests_used: 0,
         },
+        auto_numbers: Default::default(),
     };
     let now = now_string();
     // The administrator creates everything, itself included: reserve its id first.

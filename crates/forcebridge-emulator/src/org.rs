@@ -99,6 +99,9 @@ pub struct Org {
     pub next_id: u64,
     pub auth: AuthState,
     pub usage: ApiUsage,
+    /// The next number of each auto-number field, keyed `Object.Field`.
+    #[serde(default)]
+    pub auto_numbers: IndexMap<String, u64>,
 }
 
 /// A datetime as Salesforce writes it on the wire: `2026-11-21T15:30:00.000+0000`.
@@ -164,9 +167,10 @@ impl Org {
             record.insert("OwnerId".into(), uid);
         }
         let table = self.data.entry(def.name.clone()).or_default();
-        if let Some(number) = def.fields.get("CaseNumber").filter(|f| f.auto_number) {
-            let n = table.len() + 1001;
-            record.insert(number.name.clone(), serde_json::Value::String(format!("{n:08}")));
+        for field in def.fields.values().filter(|f| f.auto_number) {
+            let value =
+                crate::schema::autonumber::next(&mut self.auto_numbers, &def.name, field, table.len(), now);
+            record.insert(field.name.clone(), value);
         }
         derive_fields(def, &mut record, None, now);
         table.insert(id.clone(), record);
