@@ -5,13 +5,14 @@
 //! [`crate::middleware::track`] takes a [`Guard`] for every API request (REST, SOAP, Bulk,
 //! Chatter, Tooling, Metadata); the control API changes the limit and the threshold for tests.
 //!
-//! Invariant: the counter equals the number of requests in flight that have passed the threshold;
-//! a request is counted at most once and uncounted when its guard drops (answer sent, or client
-//! gone), so the counter cannot leak.
+//! Invariant: the meter knows exactly the requests in flight (a guard registers its start and
+//! unregisters when dropped — answer sent or client gone), and a request is long-running when its
+//! age reaches the threshold at the moment of asking, so nothing can leak or be counted twice.
+//! No timer task is spawned per request.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -33,67 +34,70 @@ impl Default for Settings {
     }
 }
 
+/// The refusal at the limit, as Salesforce words it.
+pub const MESSAGE: &str = "ConcurrentPerOrgLongTxn Limit exceeded.";
+
+/// Requests in flight (by a private number) and when each started.
+#[derive(Debug, Default)]
+struct InFlight {
+    next: u64,
+    started: HashMap<u64, Instant>,
+}
+
+impl InFlight {
+    fn long_running(&self, after: Duration) -> u64 {
+        let now = Instant::now();
+        self.started
+            .values()
+            .filter(|t| now.saturating_duration_since(**t) >= after)
+            .count() as u64
+    }
+}
+
 /// The meter of one emulator.
 #[derive(Debug, Default)]
 pub struct Meter {
-    in_flight: Arc<AtomicU64>,
+    in_flight: Arc<Mutex<InFlight>>,
     settings: Mutex<Settings>,
 }
 
-/// The refusal at the limit, as Salesforce words it.
-pub const MESSAGE: &str = "ConcurrentPerOrgLongTxn Limit exceeded.";
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 impl Meter {
     /// The current limit and threshold.
     pub fn settings(&self) -> Settings {
-        *self.settings.lock().unwrap_or_else(|p| p.into_inner())
+        *lock(&self.settings)
     }
 
-    /// Replaces the limit and threshold; requests already running keep their timers.
+    /// Replaces the limit and threshold; they apply to requests already running too.
     pub fn set(&self, settings: Settings) {
-        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+        *lock(&self.settings) = settings;
     }
 
     /// Long-running requests in flight now.
     pub fn long_running(&self) -> u64 {
-        self.in_flight.load(Ordering::SeqCst)
+        let after = Duration::from_millis(self.settings().long_running_after_ms);
+        lock(&self.in_flight).long_running(after)
     }
 
     /// Starts a request: `None` when the org already has as many long-running requests in flight
     /// as its limit allows (the caller answers `REQUEST_LIMIT_EXCEEDED`), otherwise a guard that
-    /// counts the request once it passes the threshold, for as long as it is kept.
+    /// keeps the request in flight until it is dropped.
     pub fn start(&self) -> Option<Guard> {
         let s = self.settings();
-        if self.long_running() >= s.concurrent_long_running_requests {
+        let after = Duration::from_millis(s.long_running_after_ms);
+        let mut in_flight = lock(&self.in_flight);
+        if in_flight.long_running(after) >= s.concurrent_long_running_requests {
             return None;
         }
-        // The flag and the counter change together under the flag's lock, so a timer firing
-        // while the guard drops can neither leak a count nor take one twice.
-        let counted = Arc::new(Mutex::new(false));
-        let count = |flag: &Mutex<bool>, n: &AtomicU64| {
-            let mut c = flag.lock().unwrap_or_else(|p| p.into_inner());
-            if !*c {
-                *c = true;
-                n.fetch_add(1, Ordering::SeqCst);
-            }
-        };
-        // A zero threshold counts at once, without a timer, so tests can fill the limit
-        // deterministically.
-        let timer = if s.long_running_after_ms == 0 {
-            count(&counted, &self.in_flight);
-            None
-        } else {
-            let (flag, n) = (counted.clone(), self.in_flight.clone());
-            let after = Duration::from_millis(s.long_running_after_ms);
-            Some(tokio::spawn(async move {
-                tokio::time::sleep(after).await;
-                count(&flag, &n);
-            }))
-        };
+        let id = in_flight.next;
+        in_flight.next = in_flight.next.wrapping_add(1);
+        in_flight.started.insert(id, Instant::now());
         Some(Guard {
             in_flight: self.in_flight.clone(),
-            counted,
-            timer,
+            id,
         })
     }
 }
@@ -101,21 +105,13 @@ impl Meter {
 /// One request in flight; dropping it ends the request for the meter.
 #[derive(Debug)]
 pub struct Guard {
-    in_flight: Arc<AtomicU64>,
-    counted: Arc<Mutex<bool>>,
-    timer: Option<tokio::task::JoinHandle<()>>,
+    in_flight: Arc<Mutex<InFlight>>,
+    id: u64,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some(t) = &self.timer {
-            t.abort();
-        }
-        let mut c = self.counted.lock().unwrap_or_else(|p| p.into_inner());
-        if *c {
-            *c = false;
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        }
+        lock(&self.in_flight).started.remove(&self.id);
     }
 }
 
@@ -123,8 +119,8 @@ impl Drop for Guard {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn zero_threshold_counts_at_once_and_drop_uncounts() {
+    #[test]
+    fn zero_threshold_counts_at_once_and_drop_uncounts() {
         let m = Meter::default();
         m.set(Settings {
             concurrent_long_running_requests: 2,
@@ -138,5 +134,26 @@ mod tests {
         drop(a);
         assert_eq!(m.long_running(), 1);
         assert!(m.start().is_some());
+    }
+
+    #[test]
+    fn requests_under_the_threshold_do_not_count() {
+        let m = Meter::default();
+        m.set(Settings {
+            concurrent_long_running_requests: 1,
+            long_running_after_ms: 3_600_000,
+        });
+        let held: Vec<Guard> = (0..5).filter_map(|_| m.start()).collect();
+        assert_eq!(held.len(), 5);
+        assert_eq!(m.long_running(), 0);
+        // Lowering the threshold makes the requests already in flight long-running.
+        m.set(Settings {
+            concurrent_long_running_requests: 1,
+            long_running_after_ms: 0,
+        });
+        assert_eq!(m.long_running(), 5);
+        assert!(m.start().is_none());
+        drop(held);
+        assert_eq!(m.long_running(), 0);
     }
 }

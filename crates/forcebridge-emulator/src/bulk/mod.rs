@@ -508,6 +508,8 @@ async fn control_put(State(state): State<SharedState>, body: axum::body::Bytes) 
             }
         }
     }
+    // Allocations and usage are kept in the state file.
+    state.mark_dirty();
     Json(control_json(&state)).into_response()
 }
 
