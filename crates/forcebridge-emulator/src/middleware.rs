@@ -144,8 +144,11 @@ fn is_api(path: &str) -> bool {
 /// Salesforce's answer at the long-running request limit: the REST error array, or a SOAP fault
 /// for the SOAP APIs.
 fn long_running_refusal(path: &str) -> Response {
-    if path.starts_with("/services/Soap/") {
+    if path.starts_with("/services/Soap/m/") {
         return crate::metadata::fault("REQUEST_LIMIT_EXCEEDED", crate::longrun::MESSAGE);
+    }
+    if path.starts_with("/services/Soap/") {
+        return crate::soap::refusal(path, "REQUEST_LIMIT_EXCEEDED", crate::longrun::MESSAGE);
     }
     sf_error(
         StatusCode::FORBIDDEN,

@@ -130,6 +130,22 @@ async fn every_api_is_refused_at_the_limit_and_served_after() {
         "{text}"
     );
     assert!(text.contains("ConcurrentPerOrgLongTxn Limit exceeded."), "{text}");
+    let login = app
+        .client
+        .post(format!("{}/services/Soap/u/66.0", app.base))
+        .header("content-type", "text/xml")
+        .header("SOAPAction", "login")
+        .body("<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 500);
+    let text = login.text().await.unwrap();
+    assert!(
+        text.contains("<faultcode>sf:REQUEST_LIMIT_EXCEEDED</faultcode>"),
+        "{text}"
+    );
+    assert!(text.contains("urn:fault.partner.soap.sforce.com"), "{text}");
     // Refused calls are not counted against the daily allocation.
     assert!(
         control_get(&app, "usage").await["daily_api_requests_used"]
