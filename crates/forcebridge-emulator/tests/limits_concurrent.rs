@@ -71,6 +71,27 @@ async fn hold(app: &App, n: u32, ms: u64) -> Vec<tokio::task::JoinHandle<u16>> {
         .collect()
 }
 
+/// Posts an empty SOAP envelope to `/services/{path}`, asserts the `REQUEST_LIMIT_EXCEEDED`
+/// fault and returns the answer.
+async fn soap_refused(app: &App, path: &str, action: &str) -> String {
+    let resp = app
+        .client
+        .post(format!("{}/services/{path}", app.base))
+        .header("content-type", "text/xml")
+        .header("SOAPAction", action)
+        .body("<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500, "{path}");
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("<faultcode>sf:REQUEST_LIMIT_EXCEEDED</faultcode>"),
+        "{text}"
+    );
+    text
+}
+
 fn assert_refused(status: u16, body: &Value, what: &str) {
     assert_eq!(status, 403, "{what}: {body}");
     assert_eq!(body[0]["errorCode"], json!("REQUEST_LIMIT_EXCEEDED"), "{what}");
@@ -114,37 +135,9 @@ async fn every_api_is_refused_at_the_limit_and_served_after() {
         )
         .await;
     assert_refused(s, &b, "Tooling");
-    let soap = app
-        .client
-        .post(format!("{}/services/Soap/m/66.0", app.base))
-        .header("content-type", "text/xml")
-        .header("SOAPAction", "listMetadata")
-        .body("<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"/>")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(soap.status(), 500);
-    let text = soap.text().await.unwrap();
-    assert!(
-        text.contains("<faultcode>sf:REQUEST_LIMIT_EXCEEDED</faultcode>"),
-        "{text}"
-    );
+    let text = soap_refused(&app, "Soap/m/66.0", "listMetadata").await;
     assert!(text.contains("ConcurrentPerOrgLongTxn Limit exceeded."), "{text}");
-    let login = app
-        .client
-        .post(format!("{}/services/Soap/u/66.0", app.base))
-        .header("content-type", "text/xml")
-        .header("SOAPAction", "login")
-        .body("<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"/>")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 500);
-    let text = login.text().await.unwrap();
-    assert!(
-        text.contains("<faultcode>sf:REQUEST_LIMIT_EXCEEDED</faultcode>"),
-        "{text}"
-    );
+    let text = soap_refused(&app, "Soap/u/66.0", "login").await;
     assert!(text.contains("urn:fault.partner.soap.sforce.com"), "{text}");
     // Refused calls are not counted against the daily allocation.
     assert!(
