@@ -22,6 +22,12 @@ pub struct AppState {
     pub runtime: Mutex<crate::control::Runtime>,
     /// Signalled after every mutation of `org`, so the persister writes the state file.
     pub dirty: tokio::sync::Notify,
+    /// Bulk API 2.0 jobs and meters (written to the state file beside the org).
+    pub bulk: crate::bulk::Bulk,
+    /// Chatter message segments (written to the state file beside the org).
+    pub chatter: crate::chatter::Chatter,
+    /// The concurrent long-running request limit (runtime only).
+    pub long_running: crate::longrun::Meter,
 }
 
 impl AppState {
@@ -64,8 +70,8 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::rest::router())
         .merge(crate::metadata::router())
         .merge(crate::tooling::router())
-        .merge(crate::bulk::router())
-        .merge(crate::chatter::router())
+        .merge(crate::bulk::router(state.bulk.clone()))
+        .merge(crate::chatter::router(state.chatter.clone()))
         .merge(crate::control::router())
         .with_state(state.clone());
     Router::new()

@@ -58,6 +58,7 @@ pub fn default_org(config: &EmulatorConfig) -> Org {
             daily_api_requests_used: 0,
         },
         indexes: Default::default(),
+        auto_numbers: Default::default(),
     };
     let now = now_string();
     // The administrator creates everything, itself included: reserve its id first.

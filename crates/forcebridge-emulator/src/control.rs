@@ -183,6 +183,11 @@ async fn reset(State(state): State<SharedState>) -> Response {
         *org = crate::bootstrap::default_org(&state.config);
         *state.runtime() = Runtime::default();
     }
+    // Bulk jobs and Chatter segments belong to the org just replaced (taken after the org lock
+    // is released: the jobs lock is never nested inside it).
+    state.bulk.clear();
+    state.chatter.clear();
+    state.long_running.set(crate::longrun::Settings::default());
     state.mark_dirty();
     Json(json!({ "reset": true })).into_response()
 }
@@ -336,17 +341,21 @@ async fn clear_requests(State(state): State<SharedState>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-fn usage_json(org: &Org) -> serde_json::Value {
+fn usage_json(org: &Org, long_running: &crate::longrun::Meter) -> serde_json::Value {
     let u = &org.usage;
+    let l = long_running.settings();
     json!({
         "daily_api_requests_used": u.daily_api_requests_used,
         "daily_api_requests_max": u.daily_api_requests_max,
         "daily_api_requests_remaining": u.daily_api_requests_max.saturating_sub(u.daily_api_requests_used),
+        "concurrent_long_running_requests": l.concurrent_long_running_requests,
+        "long_running_after_ms": l.long_running_after_ms,
+        "long_running_requests": long_running.long_running(),
     })
 }
 
 async fn usage(State(state): State<SharedState>) -> Response {
-    Json(usage_json(&state.org_read())).into_response()
+    Json(usage_json(&state.org_read(), &state.long_running)).into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -354,6 +363,52 @@ async fn usage(State(state): State<SharedState>) -> Response {
 struct Limits {
     daily_api_requests_max: Option<u64>,
     daily_api_requests_used: Option<u64>,
+    concurrent_long_running_requests: Option<u64>,
+    long_running_after_ms: Option<u64>,
+    long_running_after_secs: Option<u64>,
+}
+
+/// Applies the long-running request settings a limits body names, in any of the spellings the
+/// control routes accept (`long_running_after_secs` or `_ms`).
+fn apply_long_running(
+    meter: &crate::longrun::Meter,
+    limit: Option<u64>,
+    after_ms: Option<u64>,
+    after_secs: Option<u64>,
+) {
+    let mut s = meter.settings();
+    if let Some(n) = limit {
+        s.concurrent_long_running_requests = n;
+    }
+    if let Some(ms) = after_ms.or(after_secs.map(|secs| secs.saturating_mul(1000))) {
+        s.long_running_after_ms = ms;
+    }
+    meter.set(s);
+}
+
+/// Takes the long-running request settings out of a `PUT /__emulator/bulk/limits` `limits`
+/// patch and applies them, leaving the Bulk allocations in `patch`.
+///
+/// # Errors
+/// A message when one of them is not a non-negative integer.
+pub fn take_long_running(
+    meter: &crate::longrun::Meter,
+    patch: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    let mut take = |key: &str| -> Result<Option<u64>, String> {
+        match patch.remove(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| format!("{key}: expected a non-negative integer, got {v}")),
+        }
+    };
+    let limit = take("concurrent_long_running_requests")?;
+    let ms = take("long_running_after_ms")?;
+    let secs = take("long_running_after_secs")?;
+    apply_long_running(meter, limit, ms, secs);
+    Ok(())
 }
 
 async fn set_limits(State(state): State<SharedState>, bytes: Bytes) -> Response {
@@ -369,7 +424,13 @@ async fn set_limits(State(state): State<SharedState>, bytes: Bytes) -> Response 
         if let Some(used) = limits.daily_api_requests_used {
             org.usage.daily_api_requests_used = used;
         }
-        usage_json(&org)
+        apply_long_running(
+            &state.long_running,
+            limits.concurrent_long_running_requests,
+            limits.long_running_after_ms,
+            limits.long_running_after_secs,
+        );
+        usage_json(&org, &state.long_running)
     };
     state.mark_dirty();
     Json(out).into_response()

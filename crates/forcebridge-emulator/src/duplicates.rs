@@ -207,8 +207,15 @@ pub fn duplicate_result(rule: &StandardRule, ids: &[SfId], version: &str) -> Val
 /// `object` and `values` (already validated, canonical names) match live records.
 ///
 /// # Errors
-/// 400 `DUPLICATES_DETECTED` with the message of the standard rules.
-pub fn check(org: &Org, object: &str, values: &Record, allow_save: bool) -> Result<(), SfError> {
+/// 400 `DUPLICATES_DETECTED` with the message of the standard rules and, as Salesforce sends it,
+/// a `duplicateResult` naming the matching records (record URLs in API `version`).
+pub fn check(
+    org: &Org,
+    object: &str,
+    values: &Record,
+    allow_save: bool,
+    version: &str,
+) -> Result<(), SfError> {
     if allow_save {
         return Ok(());
     }
@@ -219,7 +226,8 @@ pub fn check(org: &Org, object: &str, values: &Record, allow_save: bool) -> Resu
     if found.is_empty() {
         return Ok(());
     }
-    Err(SfError::bad_request("DUPLICATES_DETECTED", MESSAGE).without_fields_key())
+    Err(SfError::bad_request("DUPLICATES_DETECTED", MESSAGE)
+        .with_extra("duplicateResult", duplicate_result(rule, &found, version)))
 }
 
 /// Whether a `Sforce-Duplicate-Rule-Header` value asks to save duplicates (`allowSave=true`).

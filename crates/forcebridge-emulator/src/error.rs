@@ -18,6 +18,10 @@ pub struct SfError {
     /// Whether the wire body carries a `fields` key. Salesforce leaves it out of some errors
     /// (`NOT_FOUND` for a missing record, `INVALID_FIELD` for an unknown column, query errors).
     pub fields_key: bool,
+    /// Keys Salesforce adds to some errors beside the usual ones (`duplicateResult` on
+    /// `DUPLICATES_DETECTED`), merged into both wire shapes so per-record results carry them too.
+    /// Boxed: errors travel in `Result`s everywhere and most have no extra keys.
+    pub extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl SfError {
@@ -28,7 +32,25 @@ impl SfError {
             message: message.into(),
             fields: Vec::new(),
             fields_key: true,
+            extra: None,
         }
+    }
+
+    /// Adds a key beside `message` / `errorCode` / `fields` on the wire.
+    pub fn with_extra(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.extra
+            .get_or_insert_with(Box::default)
+            .insert(key.to_string(), value);
+        self
+    }
+
+    fn merge_extra(&self, mut v: serde_json::Value) -> serde_json::Value {
+        if let (Some(extra), Some(obj)) = (&self.extra, v.as_object_mut()) {
+            for (k, x) in extra.iter() {
+                obj.insert(k.clone(), x.clone());
+            }
+        }
+        v
     }
 
     /// Leaves the `fields` key out of the wire body, as Salesforce does for this error.
@@ -59,16 +81,19 @@ impl SfError {
 
     /// The JSON Salesforce uses for this error inside a REST error array.
     pub fn to_json(&self) -> serde_json::Value {
-        if self.fields_key {
+        let v = if self.fields_key {
             json!({ "message": self.message, "errorCode": self.error_code, "fields": self.fields })
         } else {
             json!({ "message": self.message, "errorCode": self.error_code })
-        }
+        };
+        self.merge_extra(v)
     }
 
     /// The JSON Salesforce uses inside per-record results (Collections, Bulk): `statusCode`, not `errorCode`.
     pub fn to_record_json(&self) -> serde_json::Value {
-        json!({ "statusCode": self.error_code, "message": self.message, "fields": self.fields })
+        self.merge_extra(
+            json!({ "statusCode": self.error_code, "message": self.message, "fields": self.fields }),
+        )
     }
 }
 

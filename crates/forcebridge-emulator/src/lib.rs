@@ -18,6 +18,7 @@ pub mod duplicates;
 pub mod error;
 pub mod ids;
 pub mod index;
+pub mod longrun;
 pub mod metadata;
 pub mod middleware;
 pub mod oauth;
@@ -92,14 +93,25 @@ impl Emulator {
         };
         let base_url = format!("{scheme}://{host}:{}", local.port());
 
-        let org = match &config.state_file {
+        let loaded = match &config.state_file {
             Some(path) => persist::load(path).map_err(|reason| StartError::State {
                 path: path.clone(),
                 reason,
             })?,
             None => None,
+        };
+        let (org, bulk, chatter) = match loaded {
+            Some(l) => (l.org, l.bulk, l.chatter),
+            None => (bootstrap::default_org(&config), None, None),
+        };
+        let bulk_state = Arc::new(bulk::BulkState::default());
+        if let Some(saved) = bulk {
+            saved.restore(&bulk_state);
         }
-        .unwrap_or_else(|| bootstrap::default_org(&config));
+        let chatter_state = Arc::new(chatter::ChatterState::default());
+        if let Some(segments) = chatter {
+            chatter_state.restore(segments);
+        }
 
         let state = Arc::new(app::AppState {
             config: config.clone(),
@@ -107,6 +119,9 @@ impl Emulator {
             org: RwLock::new(org),
             runtime: Mutex::new(control::Runtime::default()),
             dirty: tokio::sync::Notify::new(),
+            bulk: bulk_state,
+            chatter: chatter_state,
+            long_running: longrun::Meter::default(),
         });
         let router = app::router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

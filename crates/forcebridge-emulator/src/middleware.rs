@@ -6,7 +6,9 @@
 //! `INVALID_SESSION_ID` (and 403 `API_CURRENTLY_DISABLED` when the user lacks "API Enabled");
 //! each authenticated call counts once against the daily allocation, and
 //! past it the answer is 403 `REQUEST_LIMIT_EXCEEDED`; nothing under `/__emulator/` is counted,
-//! faulted or logged.
+//! faulted or logged. Every API request (REST, SOAP, Bulk, Chatter, Tooling, Metadata) holds a
+//! [`crate::longrun`] guard while its handler runs; at the org's limit of long-running requests
+//! new ones are answered 403 `REQUEST_LIMIT_EXCEEDED` before anything else is checked.
 
 use std::time::Instant;
 
@@ -88,13 +90,21 @@ pub async fn track(State(state): State<SharedState>, req: Request, next: Next) -
         (req, None)
     };
 
-    let mut response = if path.starts_with("/services/data/v") {
-        api_call(&state, req, next, &method, &path).await
+    let guard = if is_api(&path) {
+        state.long_running.start().map(Some)
     } else {
-        match fault(&state, &method, &path).await {
+        Some(None)
+    };
+    let mut response = match guard {
+        None => long_running_refusal(&path),
+        // The guard lives until the handler has answered.
+        Some(_guard) if path.starts_with("/services/data/v") => {
+            api_call(&state, req, next, &method, &path).await
+        }
+        Some(_guard) => match fault(&state, &method, &path).await {
             Some(resp) => resp,
             None => next.run(req).await,
-        }
+        },
     };
 
     if path == "/services/data" || path.starts_with("/services/data/") {
@@ -123,6 +133,28 @@ pub async fn track(State(state): State<SharedState>, req: Request, next: Next) -
         grant_type,
     });
     response
+}
+
+/// Whether `path` is an API request the concurrent long-running limit covers: everything under
+/// `/services/` except the OAuth endpoints (sign-in is not an API call).
+fn is_api(path: &str) -> bool {
+    path.starts_with("/services/") && !path.starts_with("/services/oauth2/")
+}
+
+/// Salesforce's answer at the long-running request limit: the REST error array, or a SOAP fault
+/// for the SOAP APIs.
+fn long_running_refusal(path: &str) -> Response {
+    if path.starts_with("/services/Soap/m/") {
+        return crate::metadata::fault("REQUEST_LIMIT_EXCEEDED", crate::longrun::MESSAGE);
+    }
+    if path.starts_with("/services/Soap/") {
+        return crate::soap::refusal(path, "REQUEST_LIMIT_EXCEEDED", crate::longrun::MESSAGE);
+    }
+    sf_error(
+        StatusCode::FORBIDDEN,
+        "REQUEST_LIMIT_EXCEEDED",
+        crate::longrun::MESSAGE,
+    )
 }
 
 /// An authenticated, counted API call.

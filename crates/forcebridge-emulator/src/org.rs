@@ -100,6 +100,9 @@ pub struct Org {
     pub next_id: u64,
     pub auth: AuthState,
     pub usage: ApiUsage,
+    /// The next number of each auto-number field, keyed `Object.Field`.
+    #[serde(default)]
+    pub auto_numbers: IndexMap<String, u64>,
     /// Lookup indexes by field value (external ids, unique fields): a cache, never persisted.
     #[serde(skip)]
     pub indexes: crate::index::Indexes,
@@ -167,9 +170,11 @@ impl Org {
         if def.fields.contains_key("OwnerId") && record.get("OwnerId").is_none_or(|v| v.is_null()) {
             record.insert("OwnerId".into(), uid);
         }
-        if let Some(number) = def.fields.get("CaseNumber").filter(|f| f.auto_number) {
-            let n = self.data.get(&def.name).map_or(0, Table::len) + 1001;
-            record.insert(number.name.clone(), serde_json::Value::String(format!("{n:08}")));
+        let existing = self.data.get(&def.name).map_or(0, Table::len);
+        for field in def.fields.values().filter(|f| f.auto_number) {
+            let value =
+                crate::schema::autonumber::next(&mut self.auto_numbers, &def.name, field, existing, now);
+            record.insert(field.name.clone(), value);
         }
         derive_fields(def, &mut record, None, now);
         let name = def.name.clone();

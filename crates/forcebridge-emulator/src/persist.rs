@@ -1,4 +1,5 @@
-//! The state file behind `--state FILE`: the org as JSON, written atomically.
+//! The state file behind `--state FILE`: the org, the Bulk API 2.0 jobs and the Chatter message
+//! segments as one JSON document, written atomically.
 //!
 //! Invariant: the file on disk is always a complete state — a new version is written to a sibling
 //! temporary file, flushed to disk, then renamed over the old one, so a crash at any moment leaves
@@ -8,7 +9,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use crate::app::SharedState;
+use crate::bulk::saved::Saved;
 use crate::org::Org;
 
 /// The format version written into the file; a file of another version is refused with a clear error.
@@ -18,18 +22,53 @@ const FORMAT: u32 = 1;
 struct FileOut<'a> {
     format: u32,
     org: &'a Org,
+    bulk: &'a Saved,
+    chatter: &'a Segments,
 }
 
-#[derive(serde::Deserialize)]
-struct FileIn {
-    org: Org,
+/// Chatter message segments by feed item id.
+pub type Segments = HashMap<String, Vec<serde_json::Value>>;
+
+/// What a state file holds. `bulk` and `chatter` are absent from files written before they were
+/// kept (same format: those files load with no jobs and no segments).
+#[derive(Debug, serde::Deserialize)]
+pub struct Loaded {
+    pub org: Org,
+    #[serde(default)]
+    pub bulk: Option<Saved>,
+    #[serde(default)]
+    pub chatter: Option<Segments>,
 }
 
-/// Reads the org from `path`; `Ok(None)` when the file does not exist yet.
+/// Everything the state file keeps, copied at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub org: Org,
+    pub bulk: Saved,
+    pub chatter: Segments,
+}
+
+impl Snapshot {
+    /// Copies the state of a running emulator, taking one lock at a time (org, then jobs, then
+    /// segments), never nested.
+    pub fn of(state: &crate::app::AppState) -> Snapshot {
+        let org = match state.org.read() {
+            Ok(org) => org.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        Snapshot {
+            org,
+            bulk: Saved::of(&state.bulk),
+            chatter: state.chatter.snapshot(),
+        }
+    }
+}
+
+/// Reads the state from `path`; `Ok(None)` when the file does not exist yet.
 ///
 /// # Errors
 /// A message saying what is wrong with the file.
-pub fn load(path: &Path) -> Result<Option<Org>, String> {
+pub fn load(path: &Path) -> Result<Option<Loaded>, String> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -48,17 +87,23 @@ pub fn load(path: &Path) -> Result<Option<Org>, String> {
             None => "not an emulator state file (no \"format\" field)".to_string(),
         });
     }
-    let file: FileIn =
+    let file: Loaded =
         serde_json::from_value(value).map_err(|e| format!("the state file is damaged ({e})"))?;
-    Ok(Some(file.org))
+    Ok(Some(file))
 }
 
-/// Writes the org to `path` atomically.
+/// Writes `snapshot` to `path` atomically.
 ///
 /// # Errors
 /// The I/O error, when the folder is not writable or the disk is full.
-pub fn save(path: &Path, org: &Org) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec(&FileOut { format: FORMAT, org }).map_err(std::io::Error::other)?;
+pub fn save(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+    let out = FileOut {
+        format: FORMAT,
+        org: &snapshot.org,
+        bulk: &snapshot.bulk,
+        chatter: &snapshot.chatter,
+    };
+    let bytes = serde_json::to_vec(&out).map_err(std::io::Error::other)?;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -109,12 +154,9 @@ pub fn spawn(state: SharedState, path: PathBuf) -> Persister {
                 // Coalesce bursts of writes into one save.
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            let snapshot = match state.org.read() {
-                Ok(org) => org.clone(),
-                Err(poisoned) => poisoned.into_inner().clone(),
-            };
-            let path = path.clone();
-            let result = tokio::task::spawn_blocking(move || save(&path, &snapshot)).await;
+            // Copying and encoding a large state (uploads, results) is blocking work.
+            let (st, file) = (state.clone(), path.clone());
+            let result = tokio::task::spawn_blocking(move || save(&file, &Snapshot::of(&st))).await;
             match result {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "cannot write the emulator state file"),

@@ -41,7 +41,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "insert" => Operation::Insert,
             "update" => Operation::Update,
@@ -439,7 +439,11 @@ pub async fn patch(
     };
     if wanted == "UploadComplete" {
         let (state, bulk) = (state.clone(), bulk.clone());
-        tokio::task::spawn_blocking(move || process(&state, &bulk, &id, &user));
+        // The finished job goes to the state file like the rows it wrote.
+        tokio::task::spawn_blocking(move || {
+            process(&state, &bulk, &id, &user);
+            state.mark_dirty();
+        });
     }
     axum::Json(out).into_response()
 }
@@ -506,10 +510,6 @@ async fn results(bulk: &Bulk, v: &str, id: &str, which: Which) -> Response {
     if let Err(e) = super::version(v) {
         return reply(e);
     }
-    let _guard = match super::long_running_guard(bulk) {
-        Ok(g) => g,
-        Err(e) => return reply(e),
-    };
     let id = key(id);
     // Take shared handles to what the CSV is built from (the upload and the outcomes), so the
     // jobs lock is not held while the CSV is written.

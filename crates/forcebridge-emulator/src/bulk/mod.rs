@@ -2,9 +2,10 @@
 //! CSV) and query jobs (`/jobs/query`: results as CSV pages behind `Sforce-Locator`), with the
 //! daily allocations Salesforce meters for them and the concurrent long-running request limit.
 //!
-//! Jobs are runtime state of one emulator (they are not written to the state file): they live in
-//! a [`BulkState`] that the router carries as an extension, so two emulators in one process never
-//! share jobs.
+//! Jobs live in the emulator's [`BulkState`] ([`crate::app::AppState::bulk`], which the router
+//! also carries as an extension), so two emulators in one process never share jobs; with
+//! `--state` they are written to the state file beside the org ([`saved`]) and the control API's
+//! reset clears them.
 //!
 //! Invariants: a job's state only moves forward (`Open` → `UploadComplete` → `InProgress` →
 //! `JobComplete`/`Failed`, or to `Aborted` from any state before completion); every record write
@@ -15,8 +16,8 @@
 pub mod csvio;
 pub mod ingest;
 pub mod query;
+pub mod saved;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{DefaultBodyLimit, Extension, State};
@@ -54,10 +55,6 @@ pub struct BulkLimits {
     pub max_upload_bytes: u64,
     /// Ingest and query jobs that may be open or in progress at once.
     pub max_concurrent_jobs: u64,
-    /// Concurrent long-running requests (25 in production orgs).
-    pub concurrent_long_running_requests: u64,
-    /// Seconds after which a request counts as long-running (20).
-    pub long_running_after_secs: u64,
 }
 
 impl Default for BulkLimits {
@@ -69,8 +66,6 @@ impl Default for BulkLimits {
             daily_records: 150_000_000,
             max_upload_bytes: 150 * MB,
             max_concurrent_jobs: 100,
-            concurrent_long_running_requests: 25,
-            long_running_after_secs: 20,
         }
     }
 }
@@ -90,8 +85,6 @@ pub struct BulkUsage {
 #[derive(Debug, Default)]
 pub struct BulkState {
     inner: Mutex<Jobs>,
-    /// Requests running right now that have run longer than `long_running_after_secs`.
-    long_running: AtomicU64,
 }
 
 /// The jobs and the meters, behind one mutex.
@@ -122,9 +115,9 @@ impl BulkState {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Long-running requests in flight now.
-    pub fn long_running(&self) -> u64 {
-        self.long_running.load(Ordering::SeqCst)
+    /// Forgets every job and meter (the control API's reset).
+    pub fn clear(&self) {
+        *self.jobs() = Jobs::default();
     }
 }
 
@@ -290,62 +283,6 @@ pub fn job_not_found() -> SfError {
     )
 }
 
-/// Counts a request as long-running once it has run past the configured threshold, for as long
-/// as it keeps running; enforcing the limit happens at the start of the request in
-/// [`long_running_guard`].
-#[derive(Debug)]
-pub struct LongRunning {
-    bulk: Bulk,
-    counted: Arc<std::sync::atomic::AtomicBool>,
-    timer: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for LongRunning {
-    fn drop(&mut self) {
-        self.timer.abort();
-        if self.counted.swap(false, Ordering::SeqCst) {
-            self.bulk.long_running.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-/// Starts a request that may run long (result downloads). Refuses it with Salesforce's
-/// `REQUEST_LIMIT_EXCEEDED` ("ConcurrentPerOrgLongTxn Limit exceeded.") when the org already has
-/// as many long-running requests in flight as its limit allows.
-///
-/// # Errors
-/// 403 `REQUEST_LIMIT_EXCEEDED` at the limit.
-pub fn long_running_guard(bulk: &Bulk) -> Result<LongRunning, SfError> {
-    let (limit, after) = {
-        let jobs = bulk.jobs();
-        (
-            jobs.limits.concurrent_long_running_requests,
-            jobs.limits.long_running_after_secs,
-        )
-    };
-    if bulk.long_running() >= limit {
-        return Err(SfError::new(
-            StatusCode::FORBIDDEN,
-            "REQUEST_LIMIT_EXCEEDED",
-            "ConcurrentPerOrgLongTxn Limit exceeded.",
-        )
-        .without_fields_key());
-    }
-    let counted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (flag, state) = (counted.clone(), bulk.clone());
-    let timer = tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_secs(after)).await;
-        if !flag.swap(true, Ordering::SeqCst) {
-            state.long_running.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    Ok(LongRunning {
-        bulk: bulk.clone(),
-        counted,
-        timer,
-    })
-}
-
 /// The API versions the emulator serves from `since` on, as `66.0`.
 ///
 /// Routes below `/services/data/` are registered once per version: a `{version}` path parameter
@@ -384,38 +321,44 @@ pub const INGEST_SINCE: u32 = 41;
 pub const QUERY_SINCE: u32 = 47;
 
 /// Routes of Bulk API 2.0, the `/limits` resource with the Bulk allocations added, the control
-/// routes for Bulk limits and duplicate rules. Each router gets its own [`BulkState`].
-pub fn router() -> Router<SharedState> {
-    let bulk: Bulk = Arc::new(BulkState::default());
+/// routes for Bulk limits and duplicate rules, over the emulator's `bulk` (its
+/// [`crate::app::AppState::bulk`], so the state file and reset reach the same jobs).
+pub fn router(bulk: Bulk) -> Router<SharedState> {
     let mut r = Router::new();
     for v in served_versions(INGEST_SINCE) {
         let p = format!("/services/data/v{v}/jobs/ingest");
-        r = r
-            .route(&p, get(ingest::list).post(ingest::create))
-            .route(
-                &format!("{p}/{{id}}"),
-                get(ingest::info).patch(ingest::patch).delete(ingest::delete),
-            )
-            .route(
-                &format!("{p}/{{id}}/batches"),
-                put(ingest::upload).layer(DefaultBodyLimit::disable()),
-            )
-            .route(&format!("{p}/{{id}}/successfulResults"), get(ingest::successful))
-            .route(&format!("{p}/{{id}}/failedResults"), get(ingest::failed))
-            .route(
-                &format!("{p}/{{id}}/unprocessedrecords"),
-                get(ingest::unprocessed),
-            );
+        r = with_slash(r, &p, get(ingest::list).post(ingest::create));
+        r = with_slash(
+            r,
+            &format!("{p}/{{id}}"),
+            get(ingest::info).patch(ingest::patch).delete(ingest::delete),
+        );
+        r = with_slash(
+            r,
+            &format!("{p}/{{id}}/batches"),
+            put(ingest::upload).layer(DefaultBodyLimit::disable()),
+        );
+        r = with_slash(
+            r,
+            &format!("{p}/{{id}}/successfulResults"),
+            get(ingest::successful),
+        );
+        r = with_slash(r, &format!("{p}/{{id}}/failedResults"), get(ingest::failed));
+        r = with_slash(
+            r,
+            &format!("{p}/{{id}}/unprocessedrecords"),
+            get(ingest::unprocessed),
+        );
     }
     for v in served_versions(QUERY_SINCE) {
         let p = format!("/services/data/v{v}/jobs/query");
-        r = r
-            .route(&p, get(query::list).post(query::create))
-            .route(
-                &format!("{p}/{{id}}"),
-                get(query::info).patch(query::patch).delete(query::delete),
-            )
-            .route(&format!("{p}/{{id}}/results"), get(query::results));
+        r = with_slash(r, &p, get(query::list).post(query::create));
+        r = with_slash(
+            r,
+            &format!("{p}/{{id}}"),
+            get(query::info).patch(query::patch).delete(query::delete),
+        );
+        r = with_slash(r, &format!("{p}/{{id}}/results"), get(query::results));
     }
     for v in served_versions(crate::rest::OLDEST_API_VERSION) {
         r = r.route(&format!("/services/data/v{v}/limits"), get(limits));
@@ -423,6 +366,16 @@ pub fn router() -> Router<SharedState> {
     r.route("/__emulator/bulk/limits", get(control_get).put(control_put))
         .merge(crate::duplicates::router())
         .layer(Extension(bulk))
+}
+
+/// Adds `route` at `path` and at `path/`: Salesforce answers Bulk API 2.0 job and result URLs
+/// with or without a trailing slash, and axum treats the two as different paths.
+fn with_slash(
+    r: Router<SharedState>,
+    path: &str,
+    route: axum::routing::MethodRouter<SharedState>,
+) -> Router<SharedState> {
+    r.route(path, route.clone()).route(&format!("{path}/"), route)
 }
 
 /// The API version of a `vXX.X` path segment, or the 404 Salesforce answers for another.
@@ -477,19 +430,33 @@ async fn limits(
     Json(body).into_response()
 }
 
-fn control_json(bulk: &BulkState) -> Value {
-    let jobs = bulk.jobs();
+fn control_json(state: &crate::app::AppState) -> Value {
+    let jobs = state.bulk.jobs();
+    let mut limits = serde_json::to_value(&jobs.limits).unwrap_or_else(|_| json!({}));
+    // The long-running request limit is the org's (see `crate::longrun`); it is shown and set
+    // here too because Bulk result downloads were its first users.
+    let long = state.long_running.settings();
+    if let Value::Object(m) = &mut limits {
+        m.insert(
+            "concurrent_long_running_requests".into(),
+            json!(long.concurrent_long_running_requests),
+        );
+        m.insert(
+            "long_running_after_secs".into(),
+            json!(long.long_running_after_ms / 1000),
+        );
+    }
     json!({
-        "limits": jobs.limits,
+        "limits": limits,
         "usage": jobs.usage,
-        "long_running_requests": bulk.long_running(),
+        "long_running_requests": state.long_running.long_running(),
         "active_jobs": jobs.active(),
     })
 }
 
 /// `GET /__emulator/bulk/limits`: limits, usage and the long-running request counter.
-async fn control_get(Extension(bulk): Extension<Bulk>) -> Response {
-    Json(control_json(&bulk)).into_response()
+async fn control_get(State(state): State<SharedState>) -> Response {
+    Json(control_json(&state)).into_response()
 }
 
 /// Body of `PUT /__emulator/bulk/limits`: new limits and/or usage (fields left out keep their
@@ -517,15 +484,18 @@ fn merge<T: Serialize + serde::de::DeserializeOwned>(
 }
 
 /// `PUT /__emulator/bulk/limits`: lowers (or raises) the Bulk allocations for tests.
-async fn control_put(Extension(bulk): Extension<Bulk>, body: axum::body::Bytes) -> Response {
+async fn control_put(State(state): State<SharedState>, body: axum::body::Bytes) -> Response {
     let fail = |m: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": m }))).into_response();
     let req: ControlPut = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return fail(format!("invalid JSON body: {e}")),
     };
     {
-        let mut jobs = bulk.jobs();
-        if let Some(patch) = req.limits {
+        let mut jobs = state.bulk.jobs();
+        if let Some(mut patch) = req.limits {
+            if let Err(e) = crate::control::take_long_running(&state.long_running, &mut patch) {
+                return fail(format!("limits: {e}"));
+            }
             match merge(&jobs.limits, patch) {
                 Ok(l) => jobs.limits = l,
                 Err(e) => return fail(format!("limits: {e}")),
@@ -538,7 +508,9 @@ async fn control_put(Extension(bulk): Extension<Bulk>, body: axum::body::Bytes) 
             }
         }
     }
-    Json(control_json(&bulk)).into_response()
+    // Allocations and usage are kept in the state file.
+    state.mark_dirty();
+    Json(control_json(&state)).into_response()
 }
 
 /// The caller of an authenticated request (the middleware puts it there), or the administrator

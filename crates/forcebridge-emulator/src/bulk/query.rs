@@ -192,7 +192,10 @@ pub async fn create(
     };
     let (id, user, query, include_deleted, out) = prepared;
     let (state2, bulk2) = (state.clone(), bulk.clone());
-    tokio::task::spawn_blocking(move || run(&state2, &bulk2, &id, &user, &query, include_deleted));
+    tokio::task::spawn_blocking(move || {
+        run(&state2, &bulk2, &id, &user, &query, include_deleted);
+        state2.mark_dirty();
+    });
     (StatusCode::OK, axum::Json(out)).into_response()
 }
 
@@ -510,10 +513,6 @@ pub async fn results(
     if let Err(e) = super::version(&v) {
         return reply(e);
     }
-    let _guard = match super::long_running_guard(&bulk) {
-        Ok(g) => g,
-        Err(e) => return reply(e),
-    };
     let id = key(&id);
     let max = match p.max_records.as_deref().map(str::parse::<usize>) {
         None => DEFAULT_PAGE,

@@ -34,16 +34,40 @@ pub const DEFAULT_PAGE_SIZE: usize = 25;
 /// The largest `pageSize` Connect accepts.
 pub const MAX_PAGE_SIZE: usize = 100;
 
-/// Message segments of posts made through this API, by feed item id.
+/// Message segments of posts made through this API, by feed item id. Kept in the state file
+/// beside the org ([`crate::persist`]) and cleared by the control API's reset.
 #[derive(Debug, Default)]
 pub struct ChatterState {
     segments: Mutex<HashMap<String, Vec<Value>>>,
 }
 
-type Chatter = Arc<ChatterState>;
+/// The per-emulator handle handlers receive.
+pub type Chatter = Arc<ChatterState>;
 
-/// Routes of the Chatter resources.
-pub fn router() -> Router<SharedState> {
+impl ChatterState {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Value>>> {
+        self.segments.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A copy of every post's segments, for the state file.
+    pub fn snapshot(&self) -> HashMap<String, Vec<Value>> {
+        self.lock().clone()
+    }
+
+    /// Replaces the segments with those of a state file.
+    pub fn restore(&self, segments: HashMap<String, Vec<Value>>) {
+        *self.lock() = segments;
+    }
+
+    /// Forgets every post's segments (the control API's reset).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// Routes of the Chatter resources, over the emulator's `chatter`
+/// ([`crate::app::AppState::chatter`]).
+pub fn router(chatter: Chatter) -> Router<SharedState> {
     let mut r = Router::new();
     for v in crate::bulk::served_versions(crate::rest::OLDEST_API_VERSION) {
         let p = format!("/services/data/v{v}/chatter");
@@ -52,7 +76,7 @@ pub fn router() -> Router<SharedState> {
             .route(&format!("{p}/feed-elements/{{id}}"), get(one))
             .route(&format!("{p}/feeds/record/{{record}}/feed-elements"), get(feed));
     }
-    r.layer(Extension(Chatter::default()))
+    r.layer(Extension(chatter))
 }
 
 fn not_found() -> SfError {

@@ -34,6 +34,8 @@ pub struct Tx<'a> {
     pub now: String,
     /// `Sforce-Duplicate-Rule-Header: allowSave=true`: creates skip the duplicate-rule check.
     pub allow_save_duplicates: bool,
+    /// The API version of the request (`66.0`), for record URLs inside error details.
+    pub api_version: String,
     undo: Vec<Undo>,
 }
 
@@ -76,6 +78,7 @@ impl<'a> Tx<'a> {
             user,
             now: now_string(),
             allow_save_duplicates: false,
+            api_version: crate::config::LATEST_API_VERSION.to_string(),
             undo: Vec::new(),
         }
     }
@@ -148,7 +151,14 @@ impl<'a> Tx<'a> {
             let values = validate::check_body(org, def, body, Op::Create)?;
             validate::check_required(def, &values, Op::Create)?;
             check_unique(org, def, &values, None)?;
-            crate::duplicates::check(org, &def.name, &values, self.allow_save_duplicates)?;
+            crate::security::check_assignment_unique(org, &def.name, &values)?;
+            crate::duplicates::check(
+                org,
+                &def.name,
+                &values,
+                self.allow_save_duplicates,
+                &self.api_version,
+            )?;
             (def.name.clone(), values)
         };
         let user = self.user.clone();

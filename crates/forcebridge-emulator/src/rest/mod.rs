@@ -432,6 +432,7 @@ async fn handle(
         };
         let mut tx = dml::Tx::new(&mut guard, ctx.user.clone());
         tx.allow_save_duplicates = ctx.allow_duplicates();
+        tx.api_version = ctx.version.clone();
         let reply =
             dispatch_write(&ctx, &mut tx, &method, rest, Body::Raw(&body)).unwrap_or_else(Reply::from);
         if reply.is_error() {

@@ -352,12 +352,7 @@ pub fn field_def(schema: &Schema, object: &str, spec: &FieldSpec) -> Result<Fiel
             f.cascade_delete |= spec.delete_constraint.as_deref() == Some("Cascade");
             f
         }
-        "AutoNumber" => {
-            let mut f = FieldDef::new(name, label, FieldType::String).len(30).read_only();
-            f.auto_number = true;
-            f.defaulted_on_create = true;
-            f
-        }
+        "AutoNumber" => auto_number(FieldDef::new(name, label, FieldType::String), spec),
         other => {
             return Err(SchemaError::Integrity(format!(
                 "{name}: Unknown or unsupported field type '{other}'"
@@ -394,6 +389,24 @@ pub fn field_def(schema: &Schema, object: &str, spec: &FieldSpec) -> Result<Fiel
     Ok(f)
 }
 
+/// An auto-number field as Salesforce describes it (a read-only string of at most 30 characters,
+/// never null) numbered with the spec's `displayFormat` (default `{0}`) from `startingNumber`
+/// (default 0).
+fn auto_number(f: FieldDef, spec: &FieldSpec) -> FieldDef {
+    let mut f = f.len(30).read_only();
+    f.auto_number = true;
+    f.defaulted_on_create = true;
+    f.nillable = false;
+    f.display_format = Some(
+        spec.display_format
+            .clone()
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or_else(|| "{0}".to_string()),
+    );
+    f.starting_number = spec.starting_number.map_or(0, u64::from);
+    f
+}
+
 /// The fields Salesforce gives every custom object, with `name_field` as its `Name`.
 fn standard_fields(spec: &ObjectSpec) -> Result<Vec<FieldDef>, SchemaError> {
     let obj = &spec.full_name;
@@ -411,15 +424,7 @@ fn standard_fields(spec: &ObjectSpec) -> Result<Vec<FieldDef>, SchemaError> {
             n.nillable = true;
             n
         }
-        "AutoNumber" => {
-            let mut n = FieldDef::new("Name", label, FieldType::String)
-                .len(30)
-                .read_only();
-            n.auto_number = true;
-            n.defaulted_on_create = true;
-            n.nillable = false;
-            n
-        }
+        "AutoNumber" => auto_number(FieldDef::new("Name", label, FieldType::String), nf),
         other => {
             return Err(SchemaError::Integrity(format!(
                 "{obj}: The name field must be of type Text or AutoNumber, not {other}"

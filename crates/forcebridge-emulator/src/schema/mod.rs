@@ -4,6 +4,7 @@
 //! Tooling APIs). Invariant: object and field names are unique case-insensitively within their
 //! scope, and every reference field's `reference_to` names an object of the schema.
 
+pub mod autonumber;
 pub mod custom;
 pub mod feed;
 pub mod security;
@@ -97,6 +98,12 @@ pub struct FieldDef {
     /// `CASCADE`-style behaviour when the parent is deleted: master-detail deletes children.
     pub cascade_delete: bool,
     pub inline_help_text: Option<String>,
+    /// Auto-number fields: the display format (`A-{0000}`); `None` numbers like `CaseNumber`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_format: Option<String>,
+    /// Auto-number fields: the first number handed out.
+    #[serde(default)]
+    pub starting_number: u64,
 }
 
 impl FieldDef {
@@ -157,6 +164,8 @@ impl FieldDef {
             relationship_name: None,
             cascade_delete: false,
             inline_help_text: None,
+            display_format: None,
+            starting_number: 0,
         }
     }
 

@@ -465,6 +465,40 @@ pub fn fls_error(fields: &[String]) -> crate::error::SfError {
     .with_fields(fields.iter().cloned())
 }
 
+/// Salesforce keeps one assignment per user and permission set: creating a second answers
+/// `DUPLICATE_VALUE` naming both ids. `values` are the validated values of a new
+/// `PermissionSetAssignment`; other objects pass.
+///
+/// # Errors
+/// 400 `DUPLICATE_VALUE` when a live assignment of the same set to the same user exists.
+pub fn check_assignment_unique(
+    org: &Org,
+    object: &str,
+    values: &Record,
+) -> Result<(), crate::error::SfError> {
+    if object != "PermissionSetAssignment" {
+        return Ok(());
+    }
+    let id_of = |r: &Record, k: &str| text(r, k).and_then(|s| SfId::parse(s).ok());
+    let (Some(user), Some(set)) = (id_of(values, "AssigneeId"), id_of(values, "PermissionSetId")) else {
+        return Ok(());
+    };
+    let taken = org.data.get(object).is_some_and(|table| {
+        table.values().filter(|a| live(a)).any(|a| {
+            id_of(a, "AssigneeId").as_ref() == Some(&user)
+                && id_of(a, "PermissionSetId").as_ref() == Some(&set)
+        })
+    });
+    if !taken {
+        return Ok(());
+    }
+    Err(crate::error::SfError::bad_request(
+        "DUPLICATE_VALUE",
+        format!("Duplicate PermissionSetAssignment. Assignee: {user}; Permission Set: {set}"),
+    )
+    .with_fields(Vec::<String>::new()))
+}
+
 /// Salesforce's `INSUFFICIENT_ACCESS_OR_READONLY` for a write the object permissions forbid.
 pub fn insufficient_access(id: Option<&SfId>) -> crate::error::SfError {
     let message = match id {

@@ -87,6 +87,18 @@ fn fault(api: Api, code: &str, message: &str, fault_type: &str) -> Response {
     )
 }
 
+/// The fault a partner (`/services/Soap/u/`) or enterprise (`/c/`) call gets when the org refuses
+/// it before reading it, for a limit (`REQUEST_LIMIT_EXCEEDED`): an `sf:UnexpectedErrorFault` in
+/// that API's fault namespace.
+pub fn refusal(path: &str, code: &str, message: &str) -> Response {
+    let api = if path.starts_with("/services/Soap/c/") {
+        Api::Enterprise
+    } else {
+        Api::Partner
+    };
+    fault(api, code, message, "UnexpectedErrorFault")
+}
+
 /// A client-side SOAP fault (`soapenv:Client`), for envelopes that cannot be understood.
 fn client_fault(message: &str) -> Response {
     xml(

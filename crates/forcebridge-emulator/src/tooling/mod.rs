@@ -314,6 +314,8 @@ fn field_metadata(spec: &FieldSpec) -> Value {
         "deleteConstraint": spec.delete_constraint,
         "description": spec.description,
         "inlineHelpText": spec.inline_help_text,
+        "displayFormat": spec.display_format,
+        "startingNumber": spec.starting_number,
         "valueSet": if values.is_empty() { Value::Null } else {
             json!({"restricted": spec.restricted, "valueSetDefinition": {"sorted": spec.sorted, "value": values}})
         },

@@ -22,9 +22,12 @@ pub struct App {
 
 /// Starts an emulator with the default configuration and signs in.
 pub async fn spawn() -> App {
-    let handle = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator starts");
+    spawn_with(EmulatorConfig::default()).await
+}
+
+/// Starts an emulator with `config` (a state file, say) and signs in as the administrator.
+pub async fn spawn_with(config: EmulatorConfig) -> App {
+    let handle = Emulator::start(config).await.expect("emulator starts");
     let base = handle.base_url().to_string();
     let client = reqwest::Client::new();
     let c = handle.config().clone();
