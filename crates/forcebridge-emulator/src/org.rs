@@ -178,7 +178,11 @@ impl Org {
         }
         derive_fields(def, &mut record, None, now);
         let name = def.name.clone();
-        self.put_record(&name, id.clone(), record);
+        // Stored at its exact size: a map grown by doubling keeps up to half its slots unused,
+        // which at a million records is a gigabyte.
+        let mut exact = Record::with_capacity(record.len());
+        exact.extend(record);
+        self.put_record(&name, id.clone(), exact);
         Some(id)
     }
 
