@@ -279,16 +279,39 @@ impl Store {
     }
 
     /// Apply the embedded migrations of this backend (idempotent; safe with several nodes, which
-    /// serialise on the migrator's lock).
+    /// serialise on the migrator's lock). Returns how many migrations the database gained during
+    /// the call: 0 when it was already up to date.
     ///
     /// # Errors
     /// [`Error::Migrate`] when a migration fails or the database has migrations this build lacks.
-    pub async fn migrate(&self) -> Result<()> {
-        match &self.inner.db {
-            Db::Sqlite(p) => sqlite::MIGRATOR.run(p).await?,
-            Db::Postgres(p) => postgres::MIGRATOR.run(p).await?,
+    pub async fn migrate(&self) -> Result<u64> {
+        /// Migrations recorded as applied (creating the bookkeeping table on a fresh database,
+        /// which the migrator would do anyway).
+        async fn applied(
+            c: &mut impl sqlx::migrate::Migrate,
+            migrator: &sqlx::migrate::Migrator,
+        ) -> Result<u64> {
+            c.ensure_migrations_table(&migrator.table_name).await?;
+            let n = c.list_applied_migrations(&migrator.table_name).await?.len();
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
         }
-        Ok(())
+        // One connection for the count, the run and the recount, so that all three see the same
+        // schema (PostgreSQL: the same search path).
+        let (before, after) = match &self.inner.db {
+            Db::Sqlite(p) => {
+                let mut c = p.acquire().await?;
+                let before = applied(&mut *c, &sqlite::MIGRATOR).await?;
+                sqlite::MIGRATOR.run(&mut *c).await?;
+                (before, applied(&mut *c, &sqlite::MIGRATOR).await?)
+            }
+            Db::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                let before = applied(&mut *c, &postgres::MIGRATOR).await?;
+                postgres::MIGRATOR.run(&mut *c).await?;
+                (before, applied(&mut *c, &postgres::MIGRATOR).await?)
+            }
+        };
+        Ok(after.saturating_sub(before))
     }
 
     /// Which backend this is.
@@ -771,7 +794,16 @@ impl Store {
     /// # Errors
     /// [`Error::Database`].
     pub async fn list_audit(&self, tenant: &TenantId, limit: u32) -> Result<Vec<AuditEntry>> {
-        in_read!(self, m, c, _ctx => m::list_audit(c, tenant, i64::from(limit)).await)
+        in_read!(self, m, c, _ctx => m::list_audit(c, Some(tenant), i64::from(limit)).await)
+    }
+
+    /// The newest `limit` system-wide audit records (those of no tenant, such as master-key
+    /// rotations), newest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn list_system_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        in_read!(self, m, c, _ctx => m::list_audit(c, None, i64::from(limit)).await)
     }
 
     // ------------------------------------------------------------------ queue

@@ -1,10 +1,11 @@
 //! `forcebridge migrate` and `forcebridge vault …`: store maintenance from the command line.
 //!
 //! Invariant: master keys are read from the environment or a file only here (the binary), are
-//! never printed except by `vault new-key` (whose whole purpose is to print one), and never appear
-//! in errors.
+//! never printed except by `vault new-key` without `--out` (whose whole purpose is then to print
+//! one), and never appear in errors. Key files this writes are created with mode 0600 and never
+//! overwrite an existing file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args as ClapArgs, Subcommand};
@@ -14,13 +15,46 @@ use forcebridge_store::{MasterKey, Store, StoreOptions, Vault};
 /// Where the store is.
 #[derive(Debug, ClapArgs)]
 pub struct DbArgs {
-    /// Database URL: sqlite://path/to/file.db (created if missing) or postgres://user@host/db.
+    /// Database URL: sqlite://path/to/file.db or postgres://user@host/db.
     #[arg(
         long,
         env = "FORCEBRIDGE_DATABASE_URL",
-        default_value = "sqlite://forcebridge.db"
+        default_value = "sqlite://forcebridge.db",
+        hide_env_values = true
     )]
     pub database_url: String,
+    /// PostgreSQL only: keep forcebridge's tables in this schema (created if missing) instead of
+    /// the connection's default search path.
+    #[arg(long, env = "FORCEBRIDGE_PG_SCHEMA")]
+    pub pg_schema: Option<String>,
+}
+
+impl DbArgs {
+    /// Store options for this database.
+    fn options(&self) -> Result<StoreOptions> {
+        let mut options = StoreOptions::new(self.database_url.clone());
+        if let Some(schema) = &self.pg_schema {
+            if options.url.starts_with("sqlite:") {
+                bail!("--pg-schema (FORCEBRIDGE_PG_SCHEMA) applies to PostgreSQL only, not to a SQLite URL");
+            }
+            options.pg_schema = Some(schema.clone());
+        }
+        Ok(options)
+    }
+
+    /// For commands that work on an existing store: refuse a SQLite URL whose file does not
+    /// exist, instead of creating an empty database and reporting success on it.
+    fn require_existing_sqlite(&self) -> Result<()> {
+        let Some(rest) = self.database_url.strip_prefix("sqlite:") else {
+            return Ok(());
+        };
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path == ":memory:" || Path::new(path).exists() {
+            return Ok(());
+        }
+        bail!("no database at {path}; pass the store's URL with --database-url (FORCEBRIDGE_DATABASE_URL)")
+    }
 }
 
 /// Master keys, from the environment or files.
@@ -66,8 +100,14 @@ pub struct VaultArgs {
 
 #[derive(Debug, Subcommand)]
 enum VaultCommand {
-    /// Print a new random master key (base64) to standard output.
-    NewKey,
+    /// Make a new random master key (base64). With --out, write it to a new file readable only by
+    /// its owner (mode 0600) and print only its id; without, print the key to standard output
+    /// (for piping into a secrets manager).
+    NewKey {
+        /// Write the key to this file, which must not exist yet (a key is never overwritten).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Re-seal every stored credential under the current master key (FORCEBRIDGE_MASTER_KEY),
     /// opening old values with the previous key (FORCEBRIDGE_MASTER_KEY_PREVIOUS). Running nodes
     /// keep working if they hold both keys; see docs/operations.md.
@@ -85,15 +125,57 @@ enum VaultCommand {
 fn read_key(value: Option<&str>, file: Option<&PathBuf>, what: &str) -> Result<Option<MasterKey>> {
     let text = match (value, file) {
         (Some(v), _) => SecretString::from(v.to_owned()),
-        (None, Some(path)) => SecretString::from(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading the {what} file {}", path.display()))?,
-        ),
+        (None, Some(path)) => {
+            warn_if_shared(path, what);
+            SecretString::from(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the {what} file {}", path.display()))?,
+            )
+        }
         (None, None) => return Ok(None),
     };
     Ok(Some(
         MasterKey::from_base64(&text).with_context(|| format!("the {what}"))?,
     ))
+}
+
+/// Warn when a key file can be read by users other than its owner (a leaked master key opens
+/// every backup); reading still proceeds, the operator decides.
+fn warn_if_shared(path: &Path, what: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "the {what} file {} has mode {mode:o}, readable by other users; chmod 600 it",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Write a new key file: created exclusively (an existing file, perhaps the key that sealed a
+/// store, is never replaced) with mode 0600 from the start, and synced to disk before the key id
+/// is reported.
+fn write_key_file(path: &Path, text: &SecretString) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| {
+            format!(
+                "creating the key file {} (it must not exist yet; a key is never overwritten)",
+                path.display()
+            )
+        })?;
+    file.write_all(text.expose_secret().as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing the key file {}", path.display()))?;
+    Ok(())
 }
 
 /// The vault the keys describe, if a current key is given.
@@ -118,15 +200,19 @@ pub fn vault_from(keys: &KeyArgs) -> Result<Option<Vault>> {
     })
 }
 
-/// Apply the store's migrations.
+/// Apply the store's migrations; prints how many were applied (0: already up to date).
 pub async fn migrate(args: MigrateArgs) -> Result<()> {
-    let mut options = StoreOptions::new(args.db.database_url);
+    let mut options = args.db.options()?;
     options.migrate = false;
     let store = Store::connect(options).await.context("opening the database")?;
-    store.migrate().await.context("applying migrations")?;
+    let applied = store.migrate().await.context("applying migrations")?;
     println!(
         "{}",
-        serde_json::json!({ "migrated": true, "backend": format!("{:?}", store.backend()).to_lowercase() })
+        serde_json::json!({
+            "migrated": true,
+            "applied": applied,
+            "backend": format!("{:?}", store.backend()).to_lowercase(),
+        })
     );
     store.close().await;
     Ok(())
@@ -135,21 +221,34 @@ pub async fn migrate(args: MigrateArgs) -> Result<()> {
 /// Run a `vault` subcommand.
 pub async fn vault(args: VaultArgs) -> Result<()> {
     match args.command {
-        VaultCommand::NewKey => {
+        VaultCommand::NewKey { out } => {
             let (key, text) = MasterKey::generate();
-            eprintln!(
-                "new master key {}; store it where FORCEBRIDGE_MASTER_KEY(_FILE) can reach it",
-                key.id()
-            );
-            println!("{}", text.expose_secret());
+            match out {
+                Some(path) => {
+                    write_key_file(&path, &text)?;
+                    println!(
+                        "{}",
+                        serde_json::json!({ "key_id": key.id(), "file": path.display().to_string() })
+                    );
+                }
+                None => {
+                    eprintln!(
+                        "new master key {}; store it where FORCEBRIDGE_MASTER_KEY(_FILE) can reach it",
+                        key.id()
+                    );
+                    println!("{}", text.expose_secret());
+                }
+            }
             Ok(())
         }
         VaultCommand::Rotate { db, keys, batch } => {
             let vault = vault_from(&keys)?.context(
-                "no master key: set FORCEBRIDGE_MASTER_KEY (new) and FORCEBRIDGE_MASTER_KEY_PREVIOUS (old)",
+                "no master key: set FORCEBRIDGE_MASTER_KEY_FILE (the new key) and \
+                 FORCEBRIDGE_MASTER_KEY_PREVIOUS_FILE (the old one), or the variables without _FILE",
             )?;
             let key_id = vault.current_key_id().to_owned();
-            let store = Store::connect(StoreOptions::new(db.database_url).vault(vault))
+            db.require_existing_sqlite()?;
+            let store = Store::connect(db.options()?.vault(vault))
                 .await
                 .context("opening the store")?;
             let resealed = store
