@@ -418,13 +418,18 @@ impl Store {
         in_read!(self, m, c, _ctx => m::get_tenant(c, id).await)
     }
 
-    /// Add a user to a tenant.
+    /// Add a user to a tenant; recorded in the audit log as done by `actor`.
     ///
     /// # Errors
     /// [`Error::Invalid`] for a malformed email, [`Error::Conflict`] for a duplicate email,
     /// [`Error::NotFound`] for an unknown tenant.
-    pub async fn create_user(&self, tenant: &TenantId, email: &str, role: Role) -> Result<User> {
-        in_tx!(self, m, c, ctx => m::create_user(c, ctx, tenant, email, role).await)
+    pub async fn create_user(&self, tenant: &TenantId, email: &str, role: Role, actor: &str) -> Result<User> {
+        in_tx!(self, m, c, ctx => {
+            let u = m::create_user(&mut *c, ctx, tenant, email, role).await?;
+            m::record_audit(&mut *c, ctx, Some(tenant), actor, "user.create", u.id.as_str(),
+                &serde_json::json!({ "email": u.email, "role": role.as_str() })).await?;
+            Ok::<_, Error>(u)
+        })
     }
 
     /// A user of a tenant.

@@ -50,7 +50,10 @@ mod suite {
     /// A tenant "Acme" with one admin, who owns one connection.
     async fn tenant_with_connection(s: &Store) -> (Tenant, Connection) {
         let t = s.create_tenant("Acme").await.unwrap();
-        let u = s.create_user(&t.id, "a@a.test", Role::Admin).await.unwrap();
+        let u = s
+            .create_user(&t.id, "a@a.test", Role::Admin, "test")
+            .await
+            .unwrap();
         let c = s
             .create_connection(&t.id, &personal(&u.id, "c", "t"), "a")
             .await
@@ -85,16 +88,22 @@ mod suite {
             s.create_tenant("  ").await.unwrap_err().kind(),
             ErrorKind::Invalid
         );
-        let admin = s.create_user(&t.id, "ada@acme.test", Role::Admin).await.unwrap();
-        let member = s.create_user(&t.id, "bob@acme.test", Role::Member).await.unwrap();
+        let admin = s
+            .create_user(&t.id, "ada@acme.test", Role::Admin, "test")
+            .await
+            .unwrap();
+        let member = s
+            .create_user(&t.id, "bob@acme.test", Role::Member, "test")
+            .await
+            .unwrap();
         assert_eq!(s.get_user(&t.id, &member.id).await.unwrap().role, Role::Member);
         let dup = s
-            .create_user(&t.id, "ada@acme.test", Role::Member)
+            .create_user(&t.id, "ada@acme.test", Role::Member, "test")
             .await
             .unwrap_err();
         assert_eq!(dup.kind(), ErrorKind::Conflict, "{dup}");
         assert_eq!(
-            s.create_user(&t.id, "nope", Role::Member)
+            s.create_user(&t.id, "nope", Role::Member, "test")
                 .await
                 .unwrap_err()
                 .kind(),
@@ -107,7 +116,7 @@ mod suite {
         );
         let missing = TenantId::new();
         assert_eq!(
-            s.create_user(&missing, "x@y.z", Role::Admin)
+            s.create_user(&missing, "x@y.z", Role::Admin, "test")
                 .await
                 .unwrap_err()
                 .kind(),
@@ -162,10 +171,16 @@ mod suite {
     pub async fn connections_owners_limits_status(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
-        let admin = s.create_user(&t.id, "ada@acme.test", Role::Admin).await.unwrap();
-        let bob = s.create_user(&t.id, "bob@acme.test", Role::Member).await.unwrap();
+        let admin = s
+            .create_user(&t.id, "ada@acme.test", Role::Admin, "test")
+            .await
+            .unwrap();
+        let bob = s
+            .create_user(&t.id, "bob@acme.test", Role::Member, "test")
+            .await
+            .unwrap();
         let carol = s
-            .create_user(&t.id, "carol@acme.test", Role::Member)
+            .create_user(&t.id, "carol@acme.test", Role::Member, "test")
             .await
             .unwrap();
         let c1 = s
@@ -303,7 +318,10 @@ mod suite {
     pub async fn concurrent_creates_respect_the_limit(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
-        let bob = s.create_user(&t.id, "bob@acme.test", Role::Member).await.unwrap();
+        let bob = s
+            .create_user(&t.id, "bob@acme.test", Role::Member, "test")
+            .await
+            .unwrap();
         let mut tasks = Vec::new();
         for i in 0..12 {
             let s = s.clone();
@@ -330,8 +348,14 @@ mod suite {
         let s = &db.store;
         let a = s.create_tenant("A").await.unwrap();
         let b = s.create_tenant("B").await.unwrap();
-        let ua = s.create_user(&a.id, "a@a.test", Role::Admin).await.unwrap();
-        let ub = s.create_user(&b.id, "b@b.test", Role::Admin).await.unwrap();
+        let ua = s
+            .create_user(&a.id, "a@a.test", Role::Admin, "test")
+            .await
+            .unwrap();
+        let ub = s
+            .create_user(&b.id, "b@b.test", Role::Admin, "test")
+            .await
+            .unwrap();
         let ca = s
             .create_connection(&a.id, &personal(&ua.id, "a", "tok-of-a"), "a")
             .await
@@ -387,7 +411,10 @@ mod suite {
     pub async fn master_key_checks_and_rotation(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
-        let u = s.create_user(&t.id, "a@a.test", Role::Admin).await.unwrap();
+        let u = s
+            .create_user(&t.id, "a@a.test", Role::Admin, "test")
+            .await
+            .unwrap();
         let mut ids = Vec::new();
         for i in 0..5 {
             ids.push(
@@ -642,7 +669,15 @@ mod suite {
         );
         let audit = s.list_audit(&t.id, 100).await.unwrap();
         let actions: Vec<_> = audit.iter().map(|a| a.action.as_str()).collect();
-        assert_eq!(actions, ["recipe.install", "recipe.install", "connection.create"]);
+        assert_eq!(
+            actions,
+            [
+                "recipe.install",
+                "recipe.install",
+                "connection.create",
+                "user.create"
+            ]
+        );
         assert!(!format!("{audit:?}").contains("\"t\""));
         s.uninstall_recipe(&t.id, &i.id, "a").await.unwrap();
         assert!(s.list_installs(&t.id).await.unwrap().is_empty());
@@ -1047,8 +1082,14 @@ mod suite {
     pub async fn connection_limit_is_configurable(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
-        let bob = s.create_user(&t.id, "bob@acme.test", Role::Member).await.unwrap();
-        let ann = s.create_user(&t.id, "ann@acme.test", Role::Admin).await.unwrap();
+        let bob = s
+            .create_user(&t.id, "bob@acme.test", Role::Member, "test")
+            .await
+            .unwrap();
+        let ann = s
+            .create_user(&t.id, "ann@acme.test", Role::Admin, "test")
+            .await
+            .unwrap();
         let two = db
             .reopen(|mut o| {
                 o.connections_per_owner = 2;
@@ -1084,8 +1125,14 @@ mod suite {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
         let other = s.create_tenant("Other").await.unwrap();
-        let admin = s.create_user(&t.id, "ada@acme.test", Role::Admin).await.unwrap();
-        let bob = s.create_user(&t.id, "bob@acme.test", Role::Member).await.unwrap();
+        let admin = s
+            .create_user(&t.id, "ada@acme.test", Role::Admin, "user:root")
+            .await
+            .unwrap();
+        let bob = s
+            .create_user(&t.id, "bob@acme.test", Role::Member, "user:ada")
+            .await
+            .unwrap();
         let mut shared = personal(&admin.id, "shared", "tok-audited");
         shared.owner = Owner::Shared {
             admin_id: admin.id.clone(),
@@ -1117,6 +1164,7 @@ mod suite {
             .map(|e| (e.actor.as_str(), e.action.as_str(), e.target.as_str()))
             .collect();
         let (cid, iid) = (c.id.as_str(), i.id.as_str());
+        let (ada, bob_id) = (admin.id.as_str(), bob.id.as_str());
         assert_eq!(
             got,
             [
@@ -1126,9 +1174,12 @@ mod suite {
                 ("engine", "connection.status", cid),
                 ("user:ada", "connection.share", cid),
                 ("user:ada", "connection.create", cid),
+                ("user:ada", "user.create", bob_id),
+                ("user:root", "user.create", ada),
             ],
             "newest first, each with its actor and target"
         );
+        assert_eq!(log[6].detail, json!({"email": "bob@acme.test", "role": "member"}));
         assert_eq!(log[3].detail["status"], "revoked");
         assert_eq!(log[3].detail["reason"], "invalid_grant");
         assert_eq!(log[4].detail["users"], json!([bob.id]));
@@ -1146,7 +1197,7 @@ mod suite {
         assert_eq!(system.len(), 1);
         assert_eq!(system[0].action, "vault.rotate");
         assert_eq!(system[0].tenant_id, None);
-        assert_eq!(s.list_audit(&t.id, 100).await.unwrap().len(), 6);
+        assert_eq!(s.list_audit(&t.id, 100).await.unwrap().len(), 8);
     }
 
     /// At the clock's time: an accepted event with a journal entry, and a dead job.
@@ -1209,8 +1260,8 @@ mod suite {
         assert_eq!(s.journal_for_event(&t.id, &new_event).await.unwrap().len(), 1);
         assert_eq!(
             purged(s, only(|r| &mut r.audit)).await,
-            (0, 0, 0, 1),
-            "the connection.create record"
+            (0, 0, 0, 2),
+            "the user.create and connection.create records"
         );
         let audit = s.list_audit(&t.id, 10).await.unwrap();
         assert_eq!(

@@ -28,7 +28,10 @@ async fn plant(db: &TestDb) -> Planted {
         format!("-----BEGIN PRIVATE KEY-----PK{marker}"),
     ];
     let t = s.create_tenant("Acme").await.unwrap();
-    let u = s.create_user(&t.id, "a@acme.test", Role::Admin).await.unwrap();
+    let u = s
+        .create_user(&t.id, "a@acme.test", Role::Admin, "test")
+        .await
+        .unwrap();
     let creds = Credentials {
         access_token: Some(secrets[0].as_str().into()),
         refresh_token: Some(secrets[1].as_str().into()),
@@ -52,7 +55,7 @@ async fn plant(db: &TestDb) -> Planted {
         .unwrap();
     let other = s.create_tenant("Other").await.unwrap();
     let ou = s
-        .create_user(&other.id, "o@other.test", Role::Admin)
+        .create_user(&other.id, "o@other.test", Role::Admin, "test")
         .await
         .unwrap();
     let oc = s

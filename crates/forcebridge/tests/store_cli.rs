@@ -346,7 +346,7 @@ async fn seed(
     for tenant in ["Acme", "Globex"] {
         let t = store.create_tenant(tenant).await.unwrap();
         let admin = store
-            .create_user(&t.id, &format!("admin@{tenant}.test"), Role::Admin)
+            .create_user(&t.id, &format!("admin@{tenant}.test"), Role::Admin, "test")
             .await
             .unwrap();
         for i in 0..per_tenant {
