@@ -65,9 +65,10 @@ pub struct KeyArgs {
         long,
         env = "FORCEBRIDGE_MASTER_KEY",
         hide_env_values = true,
-        conflicts_with = "master_key_file"
+        conflicts_with = "master_key_file",
+        value_parser = secret
     )]
-    pub master_key: Option<String>,
+    pub master_key: Option<SecretString>,
     /// A file holding the master key.
     #[arg(long, env = "FORCEBRIDGE_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
@@ -76,9 +77,10 @@ pub struct KeyArgs {
         long,
         env = "FORCEBRIDGE_MASTER_KEY_PREVIOUS",
         hide_env_values = true,
-        conflicts_with = "previous_master_key_file"
+        conflicts_with = "previous_master_key_file",
+        value_parser = secret
     )]
-    pub previous_master_key: Option<String>,
+    pub previous_master_key: Option<SecretString>,
     /// A file holding the previous master key.
     #[arg(long, env = "FORCEBRIDGE_MASTER_KEY_PREVIOUS_FILE")]
     pub previous_master_key_file: Option<PathBuf>,
@@ -122,9 +124,15 @@ enum VaultCommand {
     },
 }
 
-fn read_key(value: Option<&str>, file: Option<&PathBuf>, what: &str) -> Result<Option<MasterKey>> {
+/// Keys given as values are held as secrets from parsing on, so that `Debug` of the arguments
+/// (a log line, a panic message) never shows them.
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}
+
+fn read_key(value: Option<&SecretString>, file: Option<&PathBuf>, what: &str) -> Result<Option<MasterKey>> {
     let text = match (value, file) {
-        (Some(v), _) => SecretString::from(v.to_owned()),
+        (Some(v), _) => v.clone(),
         (None, Some(path)) => {
             warn_if_shared(path, what);
             SecretString::from(
@@ -181,12 +189,12 @@ fn write_key_file(path: &Path, text: &SecretString) -> Result<()> {
 /// The vault the keys describe, if a current key is given.
 pub fn vault_from(keys: &KeyArgs) -> Result<Option<Vault>> {
     let current = read_key(
-        keys.master_key.as_deref(),
+        keys.master_key.as_ref(),
         keys.master_key_file.as_ref(),
         "master key",
     )?;
     let previous = read_key(
-        keys.previous_master_key.as_deref(),
+        keys.previous_master_key.as_ref(),
         keys.previous_master_key_file.as_ref(),
         "previous master key",
     )?;
@@ -262,5 +270,28 @@ pub async fn vault(args: VaultArgs) -> Result<()> {
             store.close().await;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Keys {
+        #[command(flatten)]
+        keys: KeyArgs,
+    }
+
+    #[test]
+    fn debug_of_the_arguments_never_shows_a_key() {
+        let (_, text) = MasterKey::generate();
+        let key = text.expose_secret();
+        let parsed =
+            Keys::try_parse_from(["x", "--master-key", key, "--previous-master-key", key]).expect("parses");
+        assert!(!format!("{parsed:?}").contains(key));
+        assert!(vault_from(&parsed.keys).expect("valid keys").is_some());
     }
 }
