@@ -469,6 +469,59 @@ mod suite {
         rotated.close().await;
     }
 
+    pub async fn rotation_half_done_keeps_nodes_with_both_keys_working(db: &TestDb) {
+        let s = &db.store;
+        let (t, first) = tenant_with_connection(s).await;
+        let u = match &first.owner {
+            Owner::Personal { user_id } => user_id.clone(),
+            other => panic!("{other:?}"),
+        };
+        let mut ids = vec![first.id.clone()];
+        for i in 1..4 {
+            let c = s
+                .create_connection(&t.id, &personal(&u, &format!("c{i}"), "t"), "a")
+                .await
+                .unwrap();
+            ids.push(c.id);
+        }
+        // Step 2 of the procedure: a node restarted with the new key current and the old one
+        // previous. What it writes is sealed under the new key, so the store is now mixed.
+        let new = common::key_text();
+        let both = db
+            .reopen(|o| o.vault(Vault::new(common::key(&new)).with_older(common::key(&db.key))))
+            .await
+            .unwrap();
+        both.update_credentials(&t.id, &ids[0], &creds("under-new"))
+            .await
+            .unwrap();
+        for (i, id) in ids.iter().enumerate() {
+            let token = if i == 0 { "under-new" } else { "t" };
+            let got = both.credentials(&t.id, id).await.unwrap();
+            assert_eq!(got.access_token.unwrap().expose_secret(), token);
+        }
+        // A node that still has only the old key reads the old values and, for the new one, fails
+        // with the id of the key it lacks (never garbage).
+        let new_id = common::key(&new).id().to_owned();
+        assert_eq!(
+            s.credentials(&t.id, &ids[1])
+                .await
+                .unwrap()
+                .access_token
+                .unwrap()
+                .expose_secret(),
+            "t"
+        );
+        let e = s.credentials(&t.id, &ids[0]).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Crypto);
+        assert!(e.to_string().contains(&new_id), "{e}");
+        // The rotation finishes the rest while the both-keys node keeps reading.
+        assert_eq!(both.rotate_vault(1).await.unwrap(), 3);
+        for id in &ids {
+            both.credentials(&t.id, id).await.unwrap();
+        }
+        both.close().await;
+    }
+
     pub async fn events_are_idempotent_per_tenant(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
@@ -1450,6 +1503,7 @@ conformance!(
     concurrent_creates_respect_the_limit,
     sealed_value_copied_to_another_row_does_not_open,
     master_key_checks_and_rotation,
+    rotation_half_done_keeps_nodes_with_both_keys_working,
     events_are_idempotent_per_tenant,
     concurrent_duplicate_events_record_one,
     transaction_joins_event_and_job,
