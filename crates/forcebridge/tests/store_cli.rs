@@ -2,7 +2,8 @@
 //! an operator would, on a fresh SQLite file and on a fresh PostgreSQL schema.
 //!
 //! What is proven: `migrate` applies the embedded migrations and a second run applies none (exit 0
-//! both times), with the database given by flags or by environment; `vault new-key --out` writes a
+//! both times), with the database given by flags or by environment, and a database migrated by a
+//! newer version is refused with "upgrade"; `vault new-key --out` writes a
 //! key file with mode 0600, never overwrites one and never prints the key; `vault rotate` re-seals
 //! every credential stored through the library under key A so that the store opens with key B and
 //! not with A; a wrong, missing or malformed key makes the command exit non-zero with a message
@@ -253,11 +254,51 @@ async fn migrate_then_no_op(target: &Target, backend: &str) {
     store.close().await;
 }
 
+/// A database migrated by a newer forcebridge (it records a migration this build lacks): `migrate`
+/// and a store start both refuse it and say to upgrade.
+async fn newer_schema_is_refused(target: &Target) {
+    // Raw access: no migrations, no key checks.
+    let mut raw = StoreOptions::new(target.url.clone());
+    raw.pg_schema = target.schema.clone();
+    raw.migrate = false;
+    let store = Store::connect(raw).await.unwrap();
+    match (store.sqlite_pool(), store.pg_pool()) {
+        (Some(pool), _) => {
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (99999, 'from the future', TRUE, X'00', 0)",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        (_, Some(pool)) => {
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (99999, 'from the future', TRUE, '\\x00'::bytea, 0)",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        _ => unreachable!("a store is SQLite or PostgreSQL"),
+    }
+    store.close().await;
+    forcebridge(&target.args(&["migrate"]), &[]).assert_fails_with("upgrade forcebridge");
+    let (_, key) = MasterKey::generate();
+    let e = target.open(&key).await.unwrap_err();
+    assert!(
+        matches!(e, forcebridge_store::Error::NewerSchema { version: 99999 }),
+        "{e}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_applies_then_is_a_no_op_on_sqlite() {
     let target = Target::sqlite();
     migrate_then_no_op(&target, "sqlite").await;
     assert!(target.path("fresh.db").exists());
+    newer_schema_is_refused(&target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,6 +307,7 @@ async fn migrate_applies_then_is_a_no_op_on_postgres() {
         return;
     };
     migrate_then_no_op(&target, "postgres").await;
+    newer_schema_is_refused(&target).await;
 }
 
 #[test]
