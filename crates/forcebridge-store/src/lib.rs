@@ -57,8 +57,7 @@ pub enum Backend {
     Postgres,
 }
 
-/// How to open a store.
-#[derive(Debug)]
+/// How to open a store. `Debug` shows the URL without its password.
 pub struct StoreOptions {
     /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
     pub url: String,
@@ -84,6 +83,40 @@ pub struct StoreOptions {
     /// instead of `off` (it survives crashes of forcebridge, but a server crash may lose the last
     /// fraction of a second). Default true.
     pub pg_synchronous_commit: bool,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("url", &redact_url(&self.url))
+            .field("vault", &self.vault)
+            .field("clock", &self.clock)
+            .field("queue", &self.queue)
+            .field("connections_per_owner", &self.connections_per_owner)
+            .field("max_connections", &self.max_connections)
+            .field("pg_schema", &self.pg_schema)
+            .field("migrate", &self.migrate)
+            .field("sqlite_synchronous_full", &self.sqlite_synchronous_full)
+            .field("pg_synchronous_commit", &self.pg_synchronous_commit)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user info (`scheme://user:password@host/...`) replaced by
+/// `***`, for logs and `Debug`; URLs without a password come back unchanged.
+pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.into();
+    };
+    let rest = &url[scheme_end..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return url.into();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return url.into();
+    };
+    format!("{}***{}", &url[..scheme_end + colon + 1], &url[scheme_end + at..]).into()
 }
 
 impl StoreOptions {
@@ -1263,5 +1296,31 @@ impl Tx {
         creds: &Credentials,
     ) -> Result<()> {
         on_tx!(self, m, c, ctx => m::update_credentials(c, ctx, tenant, id, creds).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password_in_debug() {
+        let cases = [
+            (
+                "postgres://fb:pa:ss@db:5432/x?sslmode=require",
+                "postgres://fb:***@db:5432/x?sslmode=require",
+            ),
+            ("postgres://fb@db/x", "postgres://fb@db/x"),
+            ("postgres://db/x?user=a@b", "postgres://db/x?user=a@b"),
+            ("sqlite://data/forcebridge.db", "sqlite://data/forcebridge.db"),
+            ("not a url", "not a url"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact_url(url), want);
+        }
+        let o = StoreOptions::new("postgres://fb:hunter2@db/x");
+        let printed = format!("{o:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("postgres://fb:***@db/x"), "{printed}");
     }
 }

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use forcebridge_store::secrecy::{ExposeSecret as _, SecretString};
-use forcebridge_store::{MasterKey, Store, StoreOptions, Vault};
+use forcebridge_store::{MasterKey, Store, StoreOptions, Vault, redact_url};
 
-/// Where the store is.
-#[derive(Debug, ClapArgs)]
+/// Where the store is. `Debug` shows the URL without its password.
+#[derive(ClapArgs)]
 pub struct DbArgs {
     /// Database URL: sqlite://path/to/file.db or postgres://user@host/db.
     #[arg(
@@ -27,6 +27,15 @@ pub struct DbArgs {
     /// the connection's default search path.
     #[arg(long, env = "FORCEBRIDGE_PG_SCHEMA")]
     pub pg_schema: Option<String>,
+}
+
+impl std::fmt::Debug for DbArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbArgs")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("pg_schema", &self.pg_schema)
+            .finish()
+    }
 }
 
 impl DbArgs {
@@ -280,18 +289,35 @@ mod tests {
     use super::*;
 
     #[derive(Debug, Parser)]
-    struct Keys {
+    struct Both {
+        #[command(flatten)]
+        db: DbArgs,
         #[command(flatten)]
         keys: KeyArgs,
     }
 
     #[test]
-    fn debug_of_the_arguments_never_shows_a_key() {
+    fn debug_of_the_arguments_never_shows_a_key_or_password() {
         let (_, text) = MasterKey::generate();
         let key = text.expose_secret();
-        let parsed =
-            Keys::try_parse_from(["x", "--master-key", key, "--previous-master-key", key]).expect("parses");
-        assert!(!format!("{parsed:?}").contains(key));
+        let parsed = Both::try_parse_from([
+            "x",
+            "--database-url",
+            "postgres://fb:pw-s3cr3t@db/forcebridge",
+            "--master-key",
+            key,
+            "--previous-master-key",
+            key,
+        ])
+        .expect("parses");
+        let printed = format!("{parsed:?}");
+        assert!(!printed.contains(key), "{printed}");
+        assert!(!printed.contains("pw-s3cr3t"), "{printed}");
         assert!(vault_from(&parsed.keys).expect("valid keys").is_some());
+        assert_eq!(
+            parsed.db.options().expect("options").url,
+            "postgres://fb:pw-s3cr3t@db/forcebridge",
+            "only Debug redacts; the store gets the real URL"
+        );
     }
 }
