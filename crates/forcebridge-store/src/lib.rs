@@ -347,6 +347,31 @@ impl Store {
         Ok(after.saturating_sub(before))
     }
 
+    /// Whether the database holds a forcebridge store at all (its migrations were ever applied),
+    /// without creating anything — so that a tool pointed at the wrong database or schema can
+    /// say so instead of working on an empty one.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn is_initialised(&self) -> Result<bool> {
+        let found: bool = match &self.inner.db {
+            Db::Sqlite(p) => {
+                sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+                )
+                .fetch_one(p)
+                .await?
+            }
+            // `to_regclass` resolves through the search path, i.e. the configured schema.
+            Db::Postgres(p) => {
+                sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                    .fetch_one(p)
+                    .await?
+            }
+        };
+        Ok(found)
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         match &self.inner.db {

@@ -51,18 +51,35 @@ impl DbArgs {
         Ok(options)
     }
 
-    /// For commands that work on an existing store: refuse a SQLite URL whose file does not
-    /// exist, instead of creating an empty database and reporting success on it.
-    fn require_existing_sqlite(&self) -> Result<()> {
-        let Some(rest) = self.database_url.strip_prefix("sqlite:") else {
-            return Ok(());
-        };
-        let path = rest.strip_prefix("//").unwrap_or(rest);
-        let path = path.split('?').next().unwrap_or(path);
-        if path.is_empty() || path == ":memory:" || Path::new(path).exists() {
-            return Ok(());
+    /// For commands that work on an existing store: refuse a database (SQLite file, PostgreSQL
+    /// schema) that holds no forcebridge store, instead of setting one up and reporting success
+    /// on it.
+    async fn require_existing_store(&self) -> Result<()> {
+        if let Some(rest) = self.database_url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let path = path.split('?').next().unwrap_or(path);
+            if !path.is_empty() && path != ":memory:" && !Path::new(path).exists() {
+                bail!(
+                    "no database at {path}; pass the store's URL with --database-url (FORCEBRIDGE_DATABASE_URL)"
+                );
+            }
         }
-        bail!("no database at {path}; pass the store's URL with --database-url (FORCEBRIDGE_DATABASE_URL)")
+        let mut options = self.options()?;
+        options.migrate = false;
+        let store = Store::connect(options).await.context("opening the database")?;
+        let found = store.is_initialised().await;
+        store.close().await;
+        if !found.context("looking for the store's tables")? {
+            let place = match &self.pg_schema {
+                Some(schema) => format!("schema {schema} of {}", redact_url(&self.database_url)),
+                None => redact_url(&self.database_url).into_owned(),
+            };
+            bail!(
+                "no forcebridge store in {place}; check --database-url and --pg-schema \
+                 (FORCEBRIDGE_DATABASE_URL, FORCEBRIDGE_PG_SCHEMA), or run `forcebridge migrate` first"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -264,7 +281,7 @@ pub async fn vault(args: VaultArgs) -> Result<()> {
                  FORCEBRIDGE_MASTER_KEY_PREVIOUS_FILE (the old one), or the variables without _FILE",
             )?;
             let key_id = vault.current_key_id().to_owned();
-            db.require_existing_sqlite()?;
+            db.require_existing_store().await?;
             let store = Store::connect(db.options()?.vault(vault))
                 .await
                 .context("opening the store")?;

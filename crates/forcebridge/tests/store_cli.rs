@@ -605,6 +605,16 @@ async fn wrong_or_missing_keys_fail_clearly_on_postgres() {
         return;
     };
     bad_keys_fail_clearly(&target).await;
+    // A rotation pointed at a schema that holds no store (a typo) fails instead of migrating it.
+    let Some(empty) = Target::postgres() else {
+        return;
+    };
+    let (key, _, _) = target.new_key("k.key");
+    forcebridge(
+        &empty.args(&["vault", "rotate"]),
+        &[("FORCEBRIDGE_MASTER_KEY_FILE", key.to_str().unwrap())],
+    )
+    .assert_fails_with("no forcebridge store in schema");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
