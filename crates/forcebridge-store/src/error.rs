@@ -26,7 +26,17 @@ pub enum Error {
     Database(#[from] sqlx::Error),
     /// Applying the embedded migrations failed.
     #[error("migration failed: {0}; fix the database state and run `forcebridge migrate` again")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer forcebridge: it has a migration this build lacks.
+    /// Running against it could misread rows, so the store refuses to open.
+    #[error(
+        "the database has migration {version}, which this forcebridge does not know: a newer \
+         version migrated it; upgrade forcebridge (never downgrade a migrated database)"
+    )]
+    NewerSchema {
+        /// The unknown migration's version.
+        version: i64,
+    },
     /// A row that was asked for does not exist, or belongs to another tenant.
     #[error("{what} {id} not found")]
     NotFound {
@@ -74,7 +84,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Database(e) => classify_sqlx(e),
-            Error::Migrate(_) => ErrorKind::Invalid,
+            Error::Migrate(_) | Error::NewerSchema { .. } => ErrorKind::Invalid,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Conflict(_) | Error::LeaseLost { .. } | Error::ConnectionLimit { .. } => {
                 ErrorKind::Conflict
@@ -100,6 +110,15 @@ impl Error {
         Error::Corrupt {
             table,
             detail: detail.into(),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(version) => Error::NewerSchema { version },
+            e => Error::Migrate(e),
         }
     }
 }

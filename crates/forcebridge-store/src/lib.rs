@@ -57,8 +57,7 @@ pub enum Backend {
     Postgres,
 }
 
-/// How to open a store.
-#[derive(Debug)]
+/// How to open a store. `Debug` shows the URL without its password.
 pub struct StoreOptions {
     /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
     pub url: String,
@@ -84,6 +83,40 @@ pub struct StoreOptions {
     /// instead of `off` (it survives crashes of forcebridge, but a server crash may lose the last
     /// fraction of a second). Default true.
     pub pg_synchronous_commit: bool,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("url", &redact_url(&self.url))
+            .field("vault", &self.vault)
+            .field("clock", &self.clock)
+            .field("queue", &self.queue)
+            .field("connections_per_owner", &self.connections_per_owner)
+            .field("max_connections", &self.max_connections)
+            .field("pg_schema", &self.pg_schema)
+            .field("migrate", &self.migrate)
+            .field("sqlite_synchronous_full", &self.sqlite_synchronous_full)
+            .field("pg_synchronous_commit", &self.pg_synchronous_commit)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user info (`scheme://user:password@host/...`) replaced by
+/// `***`, for logs and `Debug`; URLs without a password come back unchanged.
+pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.into();
+    };
+    let rest = &url[scheme_end..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return url.into();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return url.into();
+    };
+    format!("{}***{}", &url[..scheme_end + colon + 1], &url[scheme_end + at..]).into()
 }
 
 impl StoreOptions {
@@ -279,16 +312,64 @@ impl Store {
     }
 
     /// Apply the embedded migrations of this backend (idempotent; safe with several nodes, which
-    /// serialise on the migrator's lock).
+    /// serialise on the migrator's lock). Returns how many migrations the database gained during
+    /// the call: 0 when it was already up to date.
     ///
     /// # Errors
     /// [`Error::Migrate`] when a migration fails or the database has migrations this build lacks.
-    pub async fn migrate(&self) -> Result<()> {
-        match &self.inner.db {
-            Db::Sqlite(p) => sqlite::MIGRATOR.run(p).await?,
-            Db::Postgres(p) => postgres::MIGRATOR.run(p).await?,
+    pub async fn migrate(&self) -> Result<u64> {
+        /// Migrations recorded as applied (creating the bookkeeping table on a fresh database,
+        /// which the migrator would do anyway).
+        async fn applied(
+            c: &mut impl sqlx::migrate::Migrate,
+            migrator: &sqlx::migrate::Migrator,
+        ) -> Result<u64> {
+            c.ensure_migrations_table(&migrator.table_name).await?;
+            let n = c.list_applied_migrations(&migrator.table_name).await?.len();
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
         }
-        Ok(())
+        // One connection for the count, the run and the recount, so that all three see the same
+        // schema (PostgreSQL: the same search path).
+        let (before, after) = match &self.inner.db {
+            Db::Sqlite(p) => {
+                let mut c = p.acquire().await?;
+                let before = applied(&mut *c, &sqlite::MIGRATOR).await?;
+                sqlite::MIGRATOR.run(&mut *c).await?;
+                (before, applied(&mut *c, &sqlite::MIGRATOR).await?)
+            }
+            Db::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                let before = applied(&mut *c, &postgres::MIGRATOR).await?;
+                postgres::MIGRATOR.run(&mut *c).await?;
+                (before, applied(&mut *c, &postgres::MIGRATOR).await?)
+            }
+        };
+        Ok(after.saturating_sub(before))
+    }
+
+    /// Whether the database holds a forcebridge store at all (its migrations were ever applied),
+    /// without creating anything — so that a tool pointed at the wrong database or schema can
+    /// say so instead of working on an empty one.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn is_initialised(&self) -> Result<bool> {
+        let found: bool = match &self.inner.db {
+            Db::Sqlite(p) => {
+                sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+                )
+                .fetch_one(p)
+                .await?
+            }
+            // `to_regclass` resolves through the search path, i.e. the configured schema.
+            Db::Postgres(p) => {
+                sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                    .fetch_one(p)
+                    .await?
+            }
+        };
+        Ok(found)
     }
 
     /// Which backend this is.
@@ -395,13 +476,18 @@ impl Store {
         in_read!(self, m, c, _ctx => m::get_tenant(c, id).await)
     }
 
-    /// Add a user to a tenant.
+    /// Add a user to a tenant; recorded in the audit log as done by `actor`.
     ///
     /// # Errors
     /// [`Error::Invalid`] for a malformed email, [`Error::Conflict`] for a duplicate email,
     /// [`Error::NotFound`] for an unknown tenant.
-    pub async fn create_user(&self, tenant: &TenantId, email: &str, role: Role) -> Result<User> {
-        in_tx!(self, m, c, ctx => m::create_user(c, ctx, tenant, email, role).await)
+    pub async fn create_user(&self, tenant: &TenantId, email: &str, role: Role, actor: &str) -> Result<User> {
+        in_tx!(self, m, c, ctx => {
+            let u = m::create_user(&mut *c, ctx, tenant, email, role).await?;
+            m::record_audit(&mut *c, ctx, Some(tenant), actor, "user.create", u.id.as_str(),
+                &serde_json::json!({ "email": u.email, "role": role.as_str() })).await?;
+            Ok::<_, Error>(u)
+        })
     }
 
     /// A user of a tenant.
@@ -771,7 +857,16 @@ impl Store {
     /// # Errors
     /// [`Error::Database`].
     pub async fn list_audit(&self, tenant: &TenantId, limit: u32) -> Result<Vec<AuditEntry>> {
-        in_read!(self, m, c, _ctx => m::list_audit(c, tenant, i64::from(limit)).await)
+        in_read!(self, m, c, _ctx => m::list_audit(c, Some(tenant), i64::from(limit)).await)
+    }
+
+    /// The newest `limit` system-wide audit records (those of no tenant, such as master-key
+    /// rotations), newest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn list_system_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        in_read!(self, m, c, _ctx => m::list_audit(c, None, i64::from(limit)).await)
     }
 
     // ------------------------------------------------------------------ queue
@@ -1226,5 +1321,31 @@ impl Tx {
         creds: &Credentials,
     ) -> Result<()> {
         on_tx!(self, m, c, ctx => m::update_credentials(c, ctx, tenant, id, creds).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password_in_debug() {
+        let cases = [
+            (
+                "postgres://fb:pa:ss@db:5432/x?sslmode=require",
+                "postgres://fb:***@db:5432/x?sslmode=require",
+            ),
+            ("postgres://fb@db/x", "postgres://fb@db/x"),
+            ("postgres://db/x?user=a@b", "postgres://db/x?user=a@b"),
+            ("sqlite://data/forcebridge.db", "sqlite://data/forcebridge.db"),
+            ("not a url", "not a url"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact_url(url), want);
+        }
+        let o = StoreOptions::new("postgres://fb:hunter2@db/x");
+        let printed = format!("{o:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("postgres://fb:***@db/x"), "{printed}");
     }
 }

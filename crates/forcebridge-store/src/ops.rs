@@ -870,15 +870,25 @@ macro_rules! define_ops {
             Ok(())
         }
 
-        pub(crate) async fn list_audit(c: &mut Conn, tenant: &TenantId, limit: i64) -> Result<Vec<AuditEntry>> {
-            let rows = sqlx::query(
-                "SELECT id, tenant_id, actor, action, target, detail, at FROM audit_log WHERE tenant_id = $1 \
-                 ORDER BY id DESC LIMIT $2",
-            )
-            .bind(tenant.as_str())
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?;
+        /// A tenant's audit records, or with `None` the system-wide ones (tenant NULL), newest first.
+        pub(crate) async fn list_audit(c: &mut Conn, tenant: Option<&TenantId>, limit: i64) -> Result<Vec<AuditEntry>> {
+            let rows = match tenant {
+                Some(tenant) => sqlx::query(
+                    "SELECT id, tenant_id, actor, action, target, detail, at FROM audit_log WHERE tenant_id = $1 \
+                     ORDER BY id DESC LIMIT $2",
+                )
+                .bind(tenant.as_str())
+                .bind(limit)
+                .fetch_all(&mut *c)
+                .await?,
+                None => sqlx::query(
+                    "SELECT id, tenant_id, actor, action, target, detail, at FROM audit_log WHERE tenant_id IS NULL \
+                     ORDER BY id DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&mut *c)
+                .await?,
+            };
             rows.iter()
                 .map(|row| {
                     Ok(AuditEntry {

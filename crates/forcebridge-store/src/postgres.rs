@@ -9,7 +9,7 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{Connection as _, PgConnection, PgPool, Postgres};
 
 use crate::StoreOptions;
 
@@ -41,28 +41,29 @@ pub(crate) async fn connect(url: &str, options: &StoreOptions) -> Result<PgPool>
     let mut opts = PgConnectOptions::from_str(url)
         .map_err(|e| Error::Invalid(format!("database URL is not a PostgreSQL URL: {e}")))?
         .application_name("forcebridge");
-    if let Some(schema) = &options.pg_schema {
-        if schema.is_empty()
+    if let Some(schema) = &options.pg_schema
+        && (schema.is_empty()
             || !schema
                 .chars()
-                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-        {
-            return Err(Error::Invalid(format!(
-                "schema {schema:?} must be lowercase letters, digits and underscores"
-            )));
-        }
-        let setup = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts.clone())
-            .await?;
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'))
+    {
+        return Err(Error::Invalid(format!(
+            "schema {schema:?} must be lowercase letters, digits and underscores"
+        )));
+    }
+    // One plain connection first: an unreachable server, a refused login or a missing database is
+    // reported at once with its cause, where the pool would retry until its acquire timeout and
+    // then say only that it timed out.
+    let mut probe = PgConnection::connect_with(&opts).await?;
+    if let Some(schema) = &options.pg_schema {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
         )))
-        .execute(&setup)
+        .execute(&mut probe)
         .await?;
-        setup.close().await;
         opts = opts.options([("search_path", schema.as_str())]);
     }
+    probe.close().await?;
     if !options.pg_synchronous_commit {
         opts = opts.options([("synchronous_commit", "off")]);
     }

@@ -47,6 +47,39 @@ fn personal(user: &UserId, label: &str, token: &str) -> NewConnection {
 mod suite {
     use super::*;
 
+    /// A tenant "Acme" with one admin, who owns one connection.
+    async fn tenant_with_connection(s: &Store) -> (Tenant, Connection) {
+        let t = s.create_tenant("Acme").await.unwrap();
+        let u = s
+            .create_user(&t.id, "a@a.test", Role::Admin, "test")
+            .await
+            .unwrap();
+        let c = s
+            .create_connection(&t.id, &personal(&u.id, "c", "t"), "a")
+            .await
+            .unwrap();
+        (t, c)
+    }
+
+    /// Give `owner` (who has `have` connections) new ones up to `limit`, then check that one more
+    /// is refused with a limit error naming `limit`.
+    async fn fill_to_limit(s: &Store, t: &TenantId, owner: &UserId, have: u32, limit: u32) {
+        for i in have..limit {
+            s.create_connection(t, &personal(owner, &format!("extra {i}"), "t"), "owner")
+                .await
+                .unwrap();
+        }
+        let e = s
+            .create_connection(t, &personal(owner, "one too many", "t"), "owner")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::ConnectionLimit { limit: l, .. } if l == limit),
+            "{e}"
+        );
+        assert!(e.to_string().contains("limit"), "{e}");
+    }
+
     pub async fn tenants_and_users(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
@@ -55,16 +88,22 @@ mod suite {
             s.create_tenant("  ").await.unwrap_err().kind(),
             ErrorKind::Invalid
         );
-        let admin = s.create_user(&t.id, "ada@acme.test", Role::Admin).await.unwrap();
-        let member = s.create_user(&t.id, "bob@acme.test", Role::Member).await.unwrap();
+        let admin = s
+            .create_user(&t.id, "ada@acme.test", Role::Admin, "test")
+            .await
+            .unwrap();
+        let member = s
+            .create_user(&t.id, "bob@acme.test", Role::Member, "test")
+            .await
+            .unwrap();
         assert_eq!(s.get_user(&t.id, &member.id).await.unwrap().role, Role::Member);
         let dup = s
-            .create_user(&t.id, "ada@acme.test", Role::Member)
+            .create_user(&t.id, "ada@acme.test", Role::Member, "test")
             .await
             .unwrap_err();
         assert_eq!(dup.kind(), ErrorKind::Conflict, "{dup}");
         assert_eq!(
-            s.create_user(&t.id, "nope", Role::Member)
+            s.create_user(&t.id, "nope", Role::Member, "test")
                 .await
                 .unwrap_err()
                 .kind(),
@@ -77,7 +116,7 @@ mod suite {
         );
         let missing = TenantId::new();
         assert_eq!(
-            s.create_user(&missing, "x@y.z", Role::Admin)
+            s.create_user(&missing, "x@y.z", Role::Admin, "test")
                 .await
                 .unwrap_err()
                 .kind(),
@@ -132,10 +171,16 @@ mod suite {
     pub async fn connections_owners_limits_status(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
-        let admin = s.create_user(&t.id, "ada@acme.test", Role::Admin).await.unwrap();
-        let bob = s.create_user(&t.id, "bob@acme.test", Role::Member).await.unwrap();
+        let admin = s
+            .create_user(&t.id, "ada@acme.test", Role::Admin, "test")
+            .await
+            .unwrap();
+        let bob = s
+            .create_user(&t.id, "bob@acme.test", Role::Member, "test")
+            .await
+            .unwrap();
         let carol = s
-            .create_user(&t.id, "carol@acme.test", Role::Member)
+            .create_user(&t.id, "carol@acme.test", Role::Member, "test")
             .await
             .unwrap();
         let c1 = s
@@ -235,16 +280,7 @@ mod suite {
         assert_eq!(c1b.status_at, common::start_time() + CDuration::minutes(5));
 
         // Limit of 5 per owner (bob has 1).
-        for i in 0..4 {
-            s.create_connection(&t.id, &personal(&bob.id, &format!("extra {i}"), "t"), "bob")
-                .await
-                .unwrap();
-        }
-        let e = s
-            .create_connection(&t.id, &personal(&bob.id, "sixth", "t"), "bob")
-            .await
-            .unwrap_err();
-        assert!(matches!(e, Error::ConnectionLimit { limit: 5, .. }), "{e}");
+        fill_to_limit(s, &t.id, &bob.id, 1, 5).await;
         // Tenant isolation.
         let other = s.create_tenant("Other").await.unwrap();
         assert_eq!(
@@ -282,7 +318,10 @@ mod suite {
     pub async fn concurrent_creates_respect_the_limit(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
-        let bob = s.create_user(&t.id, "bob@acme.test", Role::Member).await.unwrap();
+        let bob = s
+            .create_user(&t.id, "bob@acme.test", Role::Member, "test")
+            .await
+            .unwrap();
         let mut tasks = Vec::new();
         for i in 0..12 {
             let s = s.clone();
@@ -309,8 +348,14 @@ mod suite {
         let s = &db.store;
         let a = s.create_tenant("A").await.unwrap();
         let b = s.create_tenant("B").await.unwrap();
-        let ua = s.create_user(&a.id, "a@a.test", Role::Admin).await.unwrap();
-        let ub = s.create_user(&b.id, "b@b.test", Role::Admin).await.unwrap();
+        let ua = s
+            .create_user(&a.id, "a@a.test", Role::Admin, "test")
+            .await
+            .unwrap();
+        let ub = s
+            .create_user(&b.id, "b@b.test", Role::Admin, "test")
+            .await
+            .unwrap();
         let ca = s
             .create_connection(&a.id, &personal(&ua.id, "a", "tok-of-a"), "a")
             .await
@@ -366,7 +411,10 @@ mod suite {
     pub async fn master_key_checks_and_rotation(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
-        let u = s.create_user(&t.id, "a@a.test", Role::Admin).await.unwrap();
+        let u = s
+            .create_user(&t.id, "a@a.test", Role::Admin, "test")
+            .await
+            .unwrap();
         let mut ids = Vec::new();
         for i in 0..5 {
             ids.push(
@@ -419,6 +467,59 @@ mod suite {
         assert_eq!(e.kind(), ErrorKind::Crypto, "{e}");
         only_new.close().await;
         rotated.close().await;
+    }
+
+    pub async fn rotation_half_done_keeps_nodes_with_both_keys_working(db: &TestDb) {
+        let s = &db.store;
+        let (t, first) = tenant_with_connection(s).await;
+        let u = match &first.owner {
+            Owner::Personal { user_id } => user_id.clone(),
+            other => panic!("{other:?}"),
+        };
+        let mut ids = vec![first.id.clone()];
+        for i in 1..4 {
+            let c = s
+                .create_connection(&t.id, &personal(&u, &format!("c{i}"), "t"), "a")
+                .await
+                .unwrap();
+            ids.push(c.id);
+        }
+        // Step 2 of the procedure: a node restarted with the new key current and the old one
+        // previous. What it writes is sealed under the new key, so the store is now mixed.
+        let new = common::key_text();
+        let both = db
+            .reopen(|o| o.vault(Vault::new(common::key(&new)).with_older(common::key(&db.key))))
+            .await
+            .unwrap();
+        both.update_credentials(&t.id, &ids[0], &creds("under-new"))
+            .await
+            .unwrap();
+        for (i, id) in ids.iter().enumerate() {
+            let token = if i == 0 { "under-new" } else { "t" };
+            let got = both.credentials(&t.id, id).await.unwrap();
+            assert_eq!(got.access_token.unwrap().expose_secret(), token);
+        }
+        // A node that still has only the old key reads the old values and, for the new one, fails
+        // with the id of the key it lacks (never garbage).
+        let new_id = common::key(&new).id().to_owned();
+        assert_eq!(
+            s.credentials(&t.id, &ids[1])
+                .await
+                .unwrap()
+                .access_token
+                .unwrap()
+                .expose_secret(),
+            "t"
+        );
+        let e = s.credentials(&t.id, &ids[0]).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Crypto);
+        assert!(e.to_string().contains(&new_id), "{e}");
+        // The rotation finishes the rest while the both-keys node keeps reading.
+        assert_eq!(both.rotate_vault(1).await.unwrap(), 3);
+        for id in &ids {
+            both.credentials(&t.id, id).await.unwrap();
+        }
+        both.close().await;
     }
 
     pub async fn events_are_idempotent_per_tenant(db: &TestDb) {
@@ -496,12 +597,7 @@ mod suite {
 
     pub async fn transaction_joins_event_and_job(db: &TestDb) {
         let s = &db.store;
-        let t = s.create_tenant("Acme").await.unwrap();
-        let u = s.create_user(&t.id, "a@a.test", Role::Admin).await.unwrap();
-        let c = s
-            .create_connection(&t.id, &personal(&u.id, "c", "t"), "a")
-            .await
-            .unwrap();
+        let (t, c) = tenant_with_connection(s).await;
         // Rolled back: neither the event, the job, nor the cursor exists.
         let mut tx = s.begin().await.unwrap();
         let a = tx.accept_event(&t.id, "k", "x", &json!({})).await.unwrap();
@@ -549,12 +645,7 @@ mod suite {
 
     pub async fn recipes_journal_audit(db: &TestDb) {
         let s = &db.store;
-        let t = s.create_tenant("Acme").await.unwrap();
-        let u = s.create_user(&t.id, "a@a.test", Role::Admin).await.unwrap();
-        let c = s
-            .create_connection(&t.id, &personal(&u.id, "c", "t"), "a")
-            .await
-            .unwrap();
+        let (t, c) = tenant_with_connection(s).await;
         let i = s
             .install_recipe(
                 &t.id,
@@ -631,7 +722,15 @@ mod suite {
         );
         let audit = s.list_audit(&t.id, 100).await.unwrap();
         let actions: Vec<_> = audit.iter().map(|a| a.action.as_str()).collect();
-        assert_eq!(actions, ["recipe.install", "recipe.install", "connection.create"]);
+        assert_eq!(
+            actions,
+            [
+                "recipe.install",
+                "recipe.install",
+                "connection.create",
+                "user.create"
+            ]
+        );
         assert!(!format!("{audit:?}").contains("\"t\""));
         s.uninstall_recipe(&t.id, &i.id, "a").await.unwrap();
         assert!(s.list_installs(&t.id).await.unwrap().is_empty());
@@ -1033,6 +1132,255 @@ mod suite {
         assert_eq!(total, 2, "the dead letter and the ready job remain");
     }
 
+    pub async fn connection_limit_is_configurable(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let bob = s
+            .create_user(&t.id, "bob@acme.test", Role::Member, "test")
+            .await
+            .unwrap();
+        let ann = s
+            .create_user(&t.id, "ann@acme.test", Role::Admin, "test")
+            .await
+            .unwrap();
+        let two = db
+            .reopen(|mut o| {
+                o.connections_per_owner = 2;
+                o
+            })
+            .await
+            .unwrap();
+        fill_to_limit(&two, &t.id, &bob.id, 0, 2).await;
+        // The limit is per owner: another user still has room, shared connections count for the
+        // admin who owns them.
+        two.create_connection(&t.id, &personal(&ann.id, "a0", "t"), "ann")
+            .await
+            .unwrap();
+        let mut shared = personal(&ann.id, "a1", "t");
+        shared.owner = Owner::Shared {
+            admin_id: ann.id.clone(),
+            users: vec![bob.id.clone()],
+        };
+        two.create_connection(&t.id, &shared, "ann").await.unwrap();
+        shared.label = "a2".into();
+        assert!(matches!(
+            two.create_connection(&t.id, &shared, "ann").await,
+            Err(Error::ConnectionLimit { limit: 2, .. })
+        ));
+        // A node configured with the default of 5 lets bob have more.
+        s.create_connection(&t.id, &personal(&bob.id, "third", "t"), "bob")
+            .await
+            .unwrap();
+        two.close().await;
+    }
+
+    pub async fn audit_log_records_who_changed_what(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let other = s.create_tenant("Other").await.unwrap();
+        let admin = s
+            .create_user(&t.id, "ada@acme.test", Role::Admin, "user:root")
+            .await
+            .unwrap();
+        let bob = s
+            .create_user(&t.id, "bob@acme.test", Role::Member, "user:ada")
+            .await
+            .unwrap();
+        let mut shared = personal(&admin.id, "shared", "tok-audited");
+        shared.owner = Owner::Shared {
+            admin_id: admin.id.clone(),
+            users: vec![],
+        };
+        let c = s.create_connection(&t.id, &shared, "user:ada").await.unwrap();
+        db.clock.advance(CDuration::seconds(1));
+        s.set_shared_users(&t.id, &c.id, std::slice::from_ref(&bob.id), "user:ada")
+            .await
+            .unwrap();
+        s.set_connection_status(
+            &t.id,
+            &c.id,
+            ConnectionStatus::Revoked,
+            Some("invalid_grant"),
+            "engine",
+        )
+        .await
+        .unwrap();
+        let i = s
+            .install_recipe(&t.id, &c.id, "instruqt", &json!({"x": 1}), true, "user:ada")
+            .await
+            .unwrap();
+        s.uninstall_recipe(&t.id, &i.id, "user:bob").await.unwrap();
+        s.delete_connection(&t.id, &c.id, "user:ada").await.unwrap();
+        let log = s.list_audit(&t.id, 100).await.unwrap();
+        let got: Vec<(&str, &str, &str)> = log
+            .iter()
+            .map(|e| (e.actor.as_str(), e.action.as_str(), e.target.as_str()))
+            .collect();
+        let (cid, iid) = (c.id.as_str(), i.id.as_str());
+        let (ada, bob_id) = (admin.id.as_str(), bob.id.as_str());
+        assert_eq!(
+            got,
+            [
+                ("user:ada", "connection.delete", cid),
+                ("user:bob", "recipe.uninstall", iid),
+                ("user:ada", "recipe.install", iid),
+                ("engine", "connection.status", cid),
+                ("user:ada", "connection.share", cid),
+                ("user:ada", "connection.create", cid),
+                ("user:ada", "user.create", bob_id),
+                ("user:root", "user.create", ada),
+            ],
+            "newest first, each with its actor and target"
+        );
+        assert_eq!(log[6].detail, json!({"email": "bob@acme.test", "role": "member"}));
+        assert_eq!(log[3].detail["status"], "revoked");
+        assert_eq!(log[3].detail["reason"], "invalid_grant");
+        assert_eq!(log[4].detail["users"], json!([bob.id]));
+        assert_eq!(log[5].at, common::start_time());
+        assert_eq!(log[4].at, common::start_time() + CDuration::seconds(1));
+        assert!(log.iter().all(|e| e.tenant_id.as_ref() == Some(&t.id)));
+        assert!(
+            !format!("{log:?}").contains("tok-audited"),
+            "no secrets in the audit log"
+        );
+        // Tenants see only their own records; system-wide ones (a key rotation) are listed apart.
+        assert!(s.list_audit(&other.id, 100).await.unwrap().is_empty());
+        assert_eq!(s.rotate_vault(10).await.unwrap(), 0);
+        let system = s.list_system_audit(10).await.unwrap();
+        assert_eq!(system.len(), 1);
+        assert_eq!(system[0].action, "vault.rotate");
+        assert_eq!(system[0].tenant_id, None);
+        assert_eq!(s.list_audit(&t.id, 100).await.unwrap().len(), 8);
+    }
+
+    /// At the clock's time: an accepted event with a journal entry, and a dead job.
+    async fn rows_of_every_kind(s: &Store, t: &TenantId, c: &ConnectionId, key: &str) -> (EventId, JobId) {
+        let (a, _) = s.accept_event(t, key, "x", &json!({}), |_| None).await.unwrap();
+        let mut tx = s.begin().await.unwrap();
+        tx.record_journal(&NewJournalEntry {
+            tenant_id: t.clone(),
+            event_id: Some(a.event.id.clone()),
+            connection_id: c.clone(),
+            operation: "create".into(),
+            sobject: "Lead".into(),
+            record_id: None,
+            detail: json!({}),
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        s.enqueue(&NewJob::new("dies", json!({})).max_attempts(1))
+            .await
+            .unwrap();
+        let dead = s.lease(&lease_req(1, 30)).await.unwrap().remove(0);
+        s.fail(&dead.lease, "gone").await.unwrap();
+        (a.event.id, dead.id)
+    }
+
+    pub async fn retention_rules_each_purge_their_own_rows(db: &TestDb) {
+        let s = &db.store;
+        let (t, c) = tenant_with_connection(s).await;
+        // Old rows of every kind, at the start time; ten days later, new ones.
+        let (old_event, dead) = rows_of_every_kind(s, &t.id, &c.id, "old").await;
+        db.clock.advance(CDuration::days(10));
+        let (new_event, fresh_dead) = rows_of_every_kind(s, &t.id, &c.id, "new").await;
+        s.record_audit(Some(&t.id), "a", "test.new", "x", &json!({}))
+            .await
+            .unwrap();
+        let week = Some(Duration::from_secs(7 * 86400));
+        // A policy with one rule set to a week, and what a purge with it deletes.
+        let only = |rule: fn(&mut Retention) -> &mut Option<Duration>| {
+            let mut r = Retention::default();
+            *rule(&mut r) = week;
+            r
+        };
+        async fn purged(s: &Store, r: Retention) -> (u64, u64, u64, u64) {
+            let r = s.purge(&r).await.unwrap();
+            (r.jobs, r.events, r.journal, r.audit)
+        }
+
+        // Nothing configured: nothing deleted.
+        assert_eq!(
+            s.purge(&Retention::default()).await.unwrap(),
+            PurgeReport::default()
+        );
+        // Each rule on its own deletes only its old rows.
+        assert_eq!(purged(s, only(|r| &mut r.dead_jobs)).await, (1, 0, 0, 0));
+        assert_eq!(s.job_info(dead).await.unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(s.job_info(fresh_dead).await.unwrap().state, JobState::Dead);
+        assert_eq!(purged(s, only(|r| &mut r.journal)).await, (0, 0, 1, 0));
+        assert!(s.journal_for_event(&t.id, &old_event).await.unwrap().is_empty());
+        assert_eq!(s.journal_for_event(&t.id, &new_event).await.unwrap().len(), 1);
+        assert_eq!(
+            purged(s, only(|r| &mut r.audit)).await,
+            (0, 0, 0, 2),
+            "the user.create and connection.create records"
+        );
+        let audit = s.list_audit(&t.id, 10).await.unwrap();
+        assert_eq!(
+            audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(),
+            ["test.new"]
+        );
+        assert_eq!(purged(s, only(|r| &mut r.events)).await, (0, 1, 0, 0));
+        // The events window is the idempotency window: the purged key is accepted as new again,
+        // the kept one is still a repeat.
+        let (again, _) = s
+            .accept_event(&t.id, "old", "x", &json!({}), |_| None)
+            .await
+            .unwrap();
+        assert!(again.is_new);
+        let (repeat, _) = s
+            .accept_event(&t.id, "new", "x", &json!({}), |_| None)
+            .await
+            .unwrap();
+        assert!(!repeat.is_new);
+        // Unexpired rows survive every rule.
+        let all = Retention {
+            finished_jobs: week,
+            dead_jobs: week,
+            events: week,
+            journal: week,
+            audit: week,
+        };
+        assert_eq!(s.purge(&all).await.unwrap(), PurgeReport::default());
+    }
+
+    pub async fn replay_refuses_a_taken_dedupe_key(db: &TestDb) {
+        let s = &db.store;
+        let first = s
+            .enqueue(
+                &NewJob::new("k", json!({"n": 1}))
+                    .dedupe_key("sync:c1")
+                    .max_attempts(1),
+            )
+            .await
+            .unwrap();
+        let l = s.lease(&lease_req(1, 30)).await.unwrap().remove(0);
+        s.fail(&l.lease, "boom").await.unwrap();
+        // The dead job no longer holds its key: a new job takes it.
+        let second = s
+            .enqueue(&NewJob::new("k", json!({"n": 2})).dedupe_key("sync:c1"))
+            .await
+            .unwrap();
+        assert!(!second.deduplicated);
+        let e = s.replay_dead(first.id).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+        assert!(e.to_string().contains("dedupe key"), "{e}");
+        assert_eq!(
+            s.job_info(first.id).await.unwrap().state,
+            JobState::Dead,
+            "left dead"
+        );
+        // Once the holder finished, the replay goes through and runs with a fresh budget.
+        let l = s.lease(&lease_req(1, 30)).await.unwrap().remove(0);
+        assert_eq!(l.id, second.id);
+        s.complete(&l.lease).await.unwrap();
+        s.replay_dead(first.id).await.unwrap();
+        let l = s.lease(&lease_req(1, 30)).await.unwrap().remove(0);
+        assert_eq!((l.id, l.attempt), (first.id, 1));
+        assert_eq!(s.queue_stats().await.unwrap().dead, 0);
+    }
+
     pub async fn wake_ups_cross_nodes(db: &TestDb) {
         let s = &db.store;
         // Another store handle on the same database: on PostgreSQL a separate pool, so the wake-up
@@ -1155,6 +1503,7 @@ conformance!(
     concurrent_creates_respect_the_limit,
     sealed_value_copied_to_another_row_does_not_open,
     master_key_checks_and_rotation,
+    rotation_half_done_keeps_nodes_with_both_keys_working,
     events_are_idempotent_per_tenant,
     concurrent_duplicate_events_record_one,
     transaction_joins_event_and_job,
@@ -1167,6 +1516,10 @@ conformance!(
     group_caps,
     concurrent_leasers_never_share_or_exceed_caps,
     stats_and_retention,
+    connection_limit_is_configurable,
+    audit_log_records_who_changed_what,
+    retention_rules_each_purge_their_own_rows,
+    replay_refuses_a_taken_dedupe_key,
     wake_ups_cross_nodes,
     worker_runs_handlers,
 );

@@ -1,6 +1,7 @@
-//! Secrets at rest: after storing a connection whose tokens are known strings, neither the
-//! SQLite file nor its WAL, nor a `pg_dump` of the PostgreSQL schema, contains them; and a sealed
-//! value copied onto another tenant's row does not open.
+//! Secrets at rest: after storing a connection whose tokens are known strings and an API key,
+//! neither the SQLite file nor its WAL, nor a `pg_dump` of the PostgreSQL schema, contains them
+//! (the API key is there only as an argon2id hash); and a sealed value copied onto another
+//! tenant's row does not open.
 #![allow(clippy::unwrap_used)] // tests may unwrap (see common.md); a failure is the assertion
 
 mod common;
@@ -27,7 +28,10 @@ async fn plant(db: &TestDb) -> Planted {
         format!("-----BEGIN PRIVATE KEY-----PK{marker}"),
     ];
     let t = s.create_tenant("Acme").await.unwrap();
-    let u = s.create_user(&t.id, "a@acme.test", Role::Admin).await.unwrap();
+    let u = s
+        .create_user(&t.id, "a@acme.test", Role::Admin, "test")
+        .await
+        .unwrap();
     let creds = Credentials {
         access_token: Some(secrets[0].as_str().into()),
         refresh_token: Some(secrets[1].as_str().into()),
@@ -51,13 +55,18 @@ async fn plant(db: &TestDb) -> Planted {
         .unwrap();
     let other = s.create_tenant("Other").await.unwrap();
     let ou = s
-        .create_user(&other.id, "o@other.test", Role::Admin)
+        .create_user(&other.id, "o@other.test", Role::Admin, "test")
         .await
         .unwrap();
     let oc = s
         .create_connection(&other.id, &new(&ou.id, Credentials::default()), "o")
         .await
         .unwrap();
+    // An API key: only its argon2 hash and lookup prefix are stored, never the key or its
+    // secret part.
+    let (_, api_key) = s.create_api_key(&t.id, "ci", "a").await.unwrap();
+    let api_key = api_key.expose_secret().to_owned();
+    let secret_part = api_key.rsplit('_').next().unwrap().to_owned();
     // Reading back works, and nothing printable shows the secrets.
     let back = s.credentials(&t.id, &c.id).await.unwrap();
     assert_eq!(back.access_token.as_ref().unwrap().expose_secret(), secrets[0]);
@@ -65,6 +74,8 @@ async fn plant(db: &TestDb) -> Planted {
     for secret in &secrets {
         assert!(!printed.contains(secret.as_str()));
     }
+    let mut secrets = secrets;
+    secrets.extend([api_key, secret_part]);
     Planted {
         tenant: t.id,
         connection: c.id,
@@ -114,9 +125,11 @@ async fn sqlite_file_and_wal_hold_no_plaintext_secrets() {
     assert!(!wal_bytes.is_empty(), "the WAL should hold the recent writes");
     assert_absent(&wal_bytes, &p.secrets, "the WAL");
     assert_absent(&std::fs::read(path).unwrap(), &p.secrets, "the database file");
-    // The connection row is there (so the check is not vacuous): its id is in the file or WAL.
+    // The connection row is there (so the check is not vacuous): its id is in the file or WAL,
+    // as is the API key's argon2id hash.
     let all = [std::fs::read(path).unwrap(), wal_bytes].concat();
     assert!(all.windows(36).any(|w| w == p.connection.as_str().as_bytes()));
+    assert!(all.windows(10).any(|w| w == b"$argon2id$"));
     copied_row_does_not_open(&db, &p).await;
     // After a checkpoint too.
     common::exec(&db.store, "PRAGMA wal_checkpoint(TRUNCATE)").await;
@@ -149,6 +162,10 @@ async fn pg_dump_holds_no_plaintext_secrets() {
     assert!(
         dump.windows(36).any(|w| w == p.connection.as_str().as_bytes()),
         "the dump should contain the connection row"
+    );
+    assert!(
+        dump.windows(10).any(|w| w == b"$argon2id$"),
+        "the dump should contain the API key's argon2id hash"
     );
     assert_absent(&dump, &p.secrets, "pg_dump");
     copied_row_does_not_open(&db, &p).await;

@@ -4,6 +4,8 @@
 mod cmd_emulator;
 mod cmd_store;
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
@@ -25,7 +27,31 @@ enum Command {
     Vault(cmd_store::VaultArgs),
 }
 
-fn main() -> Result<()> {
+/// Errors end the process with status 1 and one line on stderr — the error and its causes, outer
+/// first — and no backtrace even when `RUST_BACKTRACE` is set: these messages are for operators.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Many causes repeat their source's text in their own (`database error: {0}`); print
+            // each text once.
+            let mut line = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if !line.contains(&text) {
+                    if !line.is_empty() {
+                        line.push_str(": ");
+                    }
+                    line.push_str(&text);
+                }
+            }
+            eprintln!("error: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     // rustls must have exactly one crypto provider; install aws-lc-rs before anything uses TLS.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
