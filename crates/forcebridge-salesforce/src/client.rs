@@ -292,19 +292,40 @@ impl Client {
             .await
     }
 
+    /// [`Client::send`] for an answer too big to hold (Bulk result files): retries, session
+    /// renewal and error statuses are handled as there, up to the response head; the caller reads
+    /// the body as it arrives.
+    pub(crate) async fn send_streamed(&self, req: Req) -> Result<reqwest::Response> {
+        if self.inner.enforce_budget {
+            self.inner.budget.try_spend(1)?;
+        }
+        let what = format!("{} {}", req.method, req.path);
+        self.inner
+            .retry
+            .run(&what, req.idempotent, || self.respond_authenticated(&req))
+            .await
+    }
+
     async fn send_authenticated(&self, req: &Req) -> Result<Resp> {
+        let resp = self.respond_authenticated(req).await?;
+        read_body(resp).await
+    }
+
+    /// Sends once with the current session, and once more after renewing it if it had expired;
+    /// a 2xx response is returned with its body unread.
+    async fn respond_authenticated(&self, req: &Req) -> Result<reqwest::Response> {
         let session = self.inner.auth.session().await?;
-        match self.send_once(&session, req).await {
+        match self.respond_once(&session, req).await {
             Err(e) if e.is_session_expired() => {
                 tracing::debug!(generation = session.generation, "session expired; renewing once");
                 let fresh = self.inner.auth.renew(session.generation).await?;
-                self.send_once(&fresh, req).await
+                self.respond_once(&fresh, req).await
             }
             other => other,
         }
     }
 
-    async fn send_once(&self, session: &Session, req: &Req) -> Result<Resp> {
+    async fn respond_once(&self, session: &Session, req: &Req) -> Result<reqwest::Response> {
         let url = self.url_for(session, &req.path);
         let mut rb = self
             .inner
@@ -329,7 +350,7 @@ impl Client {
             not_sent: e.is_connect(),
             source: e,
         })?;
-        self.finish(resp).await
+        self.check(resp).await
     }
 
     /// Sends a streamed body once (no retry is possible for a stream): bulk uploads.
@@ -362,22 +383,24 @@ impl Client {
     }
 
     async fn finish(&self, resp: reqwest::Response) -> Result<Resp> {
+        read_body(self.check(resp).await?).await
+    }
+
+    /// Observes `Sforce-Limit-Info`; a 2xx answer is returned with its body unread, any other
+    /// becomes its [`Error`].
+    async fn check(&self, resp: reqwest::Response) -> Result<reqwest::Response> {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         if let Some(v) = headers.get("Sforce-Limit-Info").and_then(|v| v.to_str().ok()) {
             self.inner.budget.observe_header(v);
         }
+        if (200..300).contains(&status) {
+            return Ok(resp);
+        }
         let body = resp.bytes().await.map_err(|e| Error::Transport {
             not_sent: false,
             source: e,
         })?;
-        if (200..300).contains(&status) {
-            return Ok(Resp {
-                status,
-                headers,
-                body,
-            });
-        }
         let retry_after = headers
             .get("Retry-After")
             .and_then(|v: &HeaderValue| v.to_str().ok())
@@ -436,4 +459,19 @@ impl Client {
         }
         Ok(limits)
     }
+}
+
+/// Reads a checked (2xx) response's whole body.
+async fn read_body(resp: reqwest::Response) -> Result<Resp> {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.map_err(|e| Error::Transport {
+        not_sent: false,
+        source: e,
+    })?;
+    Ok(Resp {
+        status,
+        headers,
+        body,
+    })
 }

@@ -3,9 +3,11 @@
 //! Ingest: records are encoded to CSV on the fly and streamed into the upload, so memory does not
 //! grow with the data; when a job's upload would pass [`IngestSpec::max_upload_bytes`] (100 MB by
 //! default — Salesforce's limit is 150 MB after base64) the job is closed and a new one started.
-//! Each job is polled to its end and its successful, failed and unprocessed results are mapped
-//! back to the caller's input rows. Salesforce does not keep result order, so rows are matched by
-//! a fingerprint of the field values they echo back ([`RowMap`]); rows with identical values are
+//! Each job is polled to its end and its successful, failed and unprocessed result files are
+//! read as they download ([`ResultReader`]) and mapped back to the caller's input rows. A job's
+//! only per-row state is its [`RowMap`], 17 bytes a row, so memory is bounded by the upload limit
+//! (rows per job), never by the total. Salesforce does not keep result order, so rows are matched
+//! by a fingerprint of the field values they echo back; rows with identical values are
 //! indistinguishable and are matched first-in first-out.
 //!
 //! Query: a query job is created, polled, and its results read page by page through the
@@ -24,6 +26,10 @@ use futures::stream::{self, BoxStream, Stream, StreamExt};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+mod results;
+
+pub use results::{ResultKind, ResultReader, map_results};
 
 use crate::client::{Client, Req};
 use crate::error::{Error, Result};
@@ -231,7 +237,7 @@ fn fingerprint<'a>(values: impl Iterator<Item = &'a str>) -> u64 {
 }
 
 /// Maps result rows back to input rows: a sorted list of (fingerprint, input row) and a "used"
-/// mark per row — 13 bytes per row of the current job.
+/// mark per row — 17 bytes per row of the current job.
 #[derive(Debug, Default)]
 pub struct RowMap {
     entries: Vec<(u64, u32)>,
@@ -291,70 +297,6 @@ impl RowMap {
     }
 }
 
-/// Which result file a CSV came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResultKind {
-    /// `successfulResults/`: `sf__Id`, `sf__Created`, then the input columns.
-    Successful,
-    /// `failedResults/`: `sf__Id`, `sf__Error`, then the input columns.
-    Failed,
-    /// `unprocessedrecords/`: the input columns.
-    Unprocessed,
-}
-
-/// Reads a result CSV and maps each row to its input row (within the job) with its outcome.
-///
-/// # Errors
-/// [`Error::Decode`] when the CSV does not parse or lacks the input columns.
-pub fn map_results(
-    kind: ResultKind,
-    columns: &[String],
-    csv_body: &[u8],
-    map: &mut RowMap,
-) -> Result<Vec<(u32, RowOutcome)>> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(csv_body);
-    let headers = rdr
-        .headers()
-        .map_err(|e| Error::decode("bulk results", e, csv_body))?
-        .clone();
-    let pos = |name: &str| headers.iter().position(|h| h == name);
-    let col_pos: Vec<usize> = columns
-        .iter()
-        .map(|c| pos(c).ok_or_else(|| Error::decode("bulk results", format!("column {c} missing"), csv_body)))
-        .collect::<Result<_>>()?;
-    let id_pos = pos("sf__Id");
-    let created_pos = pos("sf__Created");
-    let error_pos = pos("sf__Error");
-    let mut out = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| Error::decode("bulk results", e, csv_body))?;
-        let values: Vec<&str> = col_pos.iter().map(|&i| rec.get(i).unwrap_or("")).collect();
-        let Some(index) = map.take(&values) else {
-            tracing::warn!("a bulk result row matches no uploaded row; it is ignored");
-            continue;
-        };
-        let id = id_pos
-            .and_then(|i| rec.get(i))
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        let outcome = match kind {
-            ResultKind::Successful => RowOutcome::Success {
-                id: id.unwrap_or_default(),
-                created: created_pos
-                    .and_then(|i| rec.get(i))
-                    .is_some_and(|s| s.eq_ignore_ascii_case("true")),
-            },
-            ResultKind::Failed => RowOutcome::Failed {
-                id,
-                error: error_pos.and_then(|i| rec.get(i)).unwrap_or("").to_string(),
-            },
-            ResultKind::Unprocessed => RowOutcome::Unprocessed,
-        };
-        out.push((index, outcome));
-    }
-    Ok(out)
-}
-
 impl Client {
     /// Creates an ingest job.
     async fn create_ingest_job(&self, spec: &IngestSpec) -> Result<JobInfo> {
@@ -408,8 +350,9 @@ impl Client {
     }
 
     /// Ingests every record of `records` through as many jobs as the upload limit requires, and
-    /// calls `on_result` once per input row with its outcome (in job order; within a job, in
-    /// input order). Returns a summary per job.
+    /// calls `on_result` once per input row with its outcome and input row number (in job order;
+    /// within a job, as the result files list them — successes, failures, then unprocessed rows —
+    /// so that no job's outcomes are ever held in memory). Returns a summary per job.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a bad spec or a record with fields outside the columns (the job
@@ -506,31 +449,27 @@ impl Client {
                 )
                 .await?;
             let first = first_row.unwrap_or(0);
-            let mut outcomes: Vec<Option<RowOutcome>> = vec![None; map.len()];
+            let rows = map.len() as u64;
+            let job_id = job.id.clone();
+            let mut emit = |idx: u32, outcome: RowOutcome| {
+                on_result(RowResult {
+                    row: first + u64::from(idx),
+                    job_id: job_id.clone(),
+                    outcome,
+                });
+            };
             for (kind, resource) in [
                 (ResultKind::Successful, "successfulResults"),
                 (ResultKind::Failed, "failedResults"),
                 (ResultKind::Unprocessed, "unprocessedrecords"),
             ] {
-                let resp = self
-                    .send(Req::get(format!("jobs/ingest/{}/{resource}", job.id)))
+                self.read_results(&job.id, resource, kind, &spec.columns, &mut map, &mut emit)
                     .await?;
-                if resp.body.is_empty() {
-                    continue;
-                }
-                for (idx, outcome) in map_results(kind, &spec.columns, &resp.body, &mut map)? {
-                    if let Some(slot) = outcomes.get_mut(idx as usize) {
-                        *slot = Some(outcome);
-                    }
-                }
             }
-            let rows = map.len() as u64;
-            for (i, o) in outcomes.into_iter().enumerate() {
-                on_result(RowResult {
-                    row: first + i as u64,
-                    job_id: job.id.clone(),
-                    outcome: o.unwrap_or(RowOutcome::Unprocessed),
-                });
+            // Rows no result file named (a job that ended early): unprocessed.
+            let left: Vec<u32> = map.unmatched().collect();
+            for idx in left {
+                emit(idx, RowOutcome::Unprocessed);
             }
             summaries.push(JobSummary {
                 info,
@@ -540,6 +479,47 @@ impl Client {
             });
         }
         Ok(summaries)
+    }
+
+    /// Downloads one result file of an ingest job and maps its rows as they arrive (the file is
+    /// never held whole). A connection that breaks mid-file is retried from the start, up to
+    /// twice; rows already reported are skipped then.
+    async fn read_results(
+        &self,
+        job_id: &str,
+        resource: &str,
+        kind: ResultKind,
+        columns: &[String],
+        map: &mut RowMap,
+        emit: &mut (dyn FnMut(u32, RowOutcome) + Send),
+    ) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let mut resp = self
+                .send_streamed(Req::get(format!("jobs/ingest/{job_id}/{resource}")))
+                .await?;
+            let mut reader = ResultReader::new(kind, columns);
+            if attempt > 0 {
+                reader = reader.rereading();
+            }
+            let read = async {
+                while let Some(chunk) = resp.chunk().await.map_err(|e| Error::Transport {
+                    not_sent: false,
+                    source: e,
+                })? {
+                    reader.feed(&chunk, map, emit)?;
+                }
+                reader.finish(map, emit)
+            };
+            match read.await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind().is_retryable() && attempt < 2 => {
+                    attempt += 1;
+                    tracing::warn!(job = job_id, resource, attempt, error = %e, "bulk result download broke; reading it again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Runs a Bulk API 2.0 query job and streams its rows (one results page in memory at a time),
