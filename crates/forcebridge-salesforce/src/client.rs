@@ -282,27 +282,27 @@ impl Client {
 
     /// Sends a request through the whole pipeline; error statuses become [`Error::Api`].
     pub(crate) async fn send(&self, req: Req) -> Result<Resp> {
+        self.spend_and_retry(&req, || self.send_authenticated(&req)).await
+    }
+
+    /// The budget check and the retry policy around one request's attempts.
+    async fn spend_and_retry<T, F, Fut>(&self, req: &Req, attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         if self.inner.enforce_budget {
             self.inner.budget.try_spend(1)?;
         }
         let what = format!("{} {}", req.method, req.path);
-        self.inner
-            .retry
-            .run(&what, req.idempotent, || self.send_authenticated(&req))
-            .await
+        self.inner.retry.run(&what, req.idempotent, attempt).await
     }
 
     /// [`Client::send`] for an answer too big to hold (Bulk result files): retries, session
     /// renewal and error statuses are handled as there, up to the response head; the caller reads
     /// the body as it arrives.
     pub(crate) async fn send_streamed(&self, req: Req) -> Result<reqwest::Response> {
-        if self.inner.enforce_budget {
-            self.inner.budget.try_spend(1)?;
-        }
-        let what = format!("{} {}", req.method, req.path);
-        self.inner
-            .retry
-            .run(&what, req.idempotent, || self.respond_authenticated(&req))
+        self.spend_and_retry(&req, || self.respond_authenticated(&req))
             .await
     }
 

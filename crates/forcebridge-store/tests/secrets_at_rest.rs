@@ -66,7 +66,14 @@ async fn plant(db: &TestDb) -> Planted {
     // secret part.
     let (_, api_key) = s.create_api_key(&t.id, "ci", "a").await.unwrap();
     let api_key = api_key.expose_secret().to_owned();
-    let secret_part = api_key.rsplit('_').next().unwrap().to_owned();
+    // `fbk_<hex prefix>_<base64url secret>`: the secret may itself contain '_', so split on the
+    // first two only (a short fragment of it could match anything in a dump by chance).
+    let secret_part = api_key.splitn(3, '_').nth(2).unwrap().to_owned();
+    assert!(
+        secret_part.len() >= 40,
+        "the whole secret part: {}",
+        secret_part.len()
+    );
     // Reading back works, and nothing printable shows the secrets.
     let back = s.credentials(&t.id, &c.id).await.unwrap();
     assert_eq!(back.access_token.as_ref().unwrap().expose_secret(), secrets[0]);

@@ -660,7 +660,8 @@ use futures::TryStreamExt as _;
 mod tests {
     use super::*;
 
-    fn cols(c: &[&str]) -> Vec<String> {
+    /// Column names from string literals (shared with the sibling modules' tests).
+    pub(super) fn cols(c: &[&str]) -> Vec<String> {
         c.iter().map(|s| s.to_string()).collect()
     }
 

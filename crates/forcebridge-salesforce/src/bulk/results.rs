@@ -232,11 +232,8 @@ pub fn map_results(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::cols;
     use super::*;
-
-    fn cols(c: &[&str]) -> Vec<String> {
-        c.iter().map(|s| s.to_string()).collect()
-    }
 
     #[test]
     fn rows_split_across_chunks_anywhere_are_read_once() {
