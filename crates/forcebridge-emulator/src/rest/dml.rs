@@ -325,13 +325,18 @@ impl<'a> Tx<'a> {
             .iter()
             .filter(|r| r.cascade_delete)
             .flat_map(|r| {
-                self.org
-                    .data
-                    .get(&r.child_sobject)
+                // The live children by their lookup field: an index lookup, not a scan of the
+                // child table per deleted parent (a Bulk delete of many parents).
+                let field = self
+                    .org
+                    .schema
+                    .object(&r.child_sobject)
+                    .and_then(|c| c.fields.get(&r.field).map(|f| (c, f)));
+                field
+                    .map(|(child, f)| validate::find_by_field(self.org, child, f, id.as_str()))
+                    .unwrap_or_default()
                     .into_iter()
-                    .flat_map(|t| t.iter())
-                    .filter(|(_, c)| c.get(&r.field).and_then(Value::as_str) == Some(id.as_str()))
-                    .map(|(cid, _)| (r.child_sobject.clone(), cid.clone()))
+                    .map(|cid| (r.child_sobject.clone(), cid))
                     .collect::<Vec<_>>()
             })
             .collect();
