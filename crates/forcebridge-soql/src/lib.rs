@@ -40,6 +40,9 @@ impl Query {
 pub struct ExecOptions {
     /// `queryAll`: include deleted (`IsDeleted = true`) and archived rows.
     pub include_deleted: bool,
+    /// Leave `attributes` out of every record (parents' and children's too): for a consumer that
+    /// reads only the columns, such as a Bulk query job writing CSV, it is memory for nothing.
+    pub omit_attributes: bool,
 }
 
 /// The rows of one query, shaped as the REST `query` resource shapes them.

@@ -55,6 +55,27 @@ fn parent_paths_nest_and_merge_and_a_missing_parent_is_null() {
 }
 
 #[test]
+fn omit_attributes_leaves_them_out_at_every_level() {
+    let f = fixture();
+    let parsed = forcebridge_soql::parse(
+        "SELECT LastName, Account.Name, Account.Owner.Name FROM Contact WHERE LastName = 'Smith'",
+    )
+    .unwrap();
+    let options = forcebridge_soql::ExecOptions {
+        omit_attributes: true,
+        ..Default::default()
+    };
+    let out = forcebridge_soql::execute(&parsed, &f.cat, options).unwrap();
+    assert_eq!(
+        out.records,
+        vec![json!({
+            "LastName": "Smith",
+            "Account": {"Name": "Acme", "Owner": {"Name": "Ada Admin"}}
+        })]
+    );
+}
+
+#[test]
 fn polymorphic_relationship_takes_the_type_of_the_record_it_points_at() {
     let f = fixture();
     let rows = f

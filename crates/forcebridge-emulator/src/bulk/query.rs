@@ -253,7 +253,10 @@ fn prepare(
         forcebridge_soql::execute(
             &probe,
             &catalog,
-            forcebridge_soql::ExecOptions { include_deleted },
+            forcebridge_soql::ExecOptions {
+                include_deleted,
+                omit_attributes: true,
+            },
         )
         .map_err(|e| soql_error(&e))?;
         org.schema
@@ -338,8 +341,13 @@ fn run(
         let output = {
             let org = state.org_read();
             let catalog = OrgCatalog::new(&org, user.clone(), &version);
-            forcebridge_soql::execute(query, &catalog, forcebridge_soql::ExecOptions { include_deleted })
-                .map_err(|e| e.message.clone())?
+            // CSV needs the columns only: rows without `attributes` take much less memory while
+            // the whole result is held (a 1,000,000-row job).
+            let options = forcebridge_soql::ExecOptions {
+                include_deleted,
+                omit_attributes: true,
+            };
+            forcebridge_soql::execute(query, &catalog, options).map_err(|e| e.message.clone())?
         };
         let mut w = csvio::writer(dialect);
         let header: Vec<String> = paths.iter().map(|p| p.join(".")).collect();

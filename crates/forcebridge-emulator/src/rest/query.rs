@@ -99,7 +99,10 @@ pub fn run(
     let output = forcebridge_soql::execute(
         &query,
         &catalog,
-        forcebridge_soql::ExecOptions { include_deleted },
+        forcebridge_soql::ExecOptions {
+            include_deleted,
+            ..Default::default()
+        },
     )
     .map_err(|e| soql_error(&e))?;
     Ok((output.total_size, output.records))

@@ -638,14 +638,8 @@ async fn query(
         let parsed = forcebridge_soql::parse(text).map_err(soql)?;
         let org = state.org_read();
         let catalog = ToolingCatalog::new(&org, &v);
-        let out = forcebridge_soql::execute(
-            &parsed,
-            &catalog,
-            forcebridge_soql::ExecOptions {
-                include_deleted: false,
-            },
-        )
-        .map_err(soql)?;
+        let out = forcebridge_soql::execute(&parsed, &catalog, forcebridge_soql::ExecOptions::default())
+            .map_err(soql)?;
         let entity = catalog.object(&parsed.select.from.object.name);
         Ok(json!({
             "size": out.total_size,

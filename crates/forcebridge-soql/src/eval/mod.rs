@@ -46,6 +46,8 @@ pub(crate) struct Ctx<'a> {
     /// "Today" for date literals (the catalog's now, UTC).
     pub today: NaiveDate,
     pub include_deleted: bool,
+    /// See [`ExecOptions::omit_attributes`].
+    pub omit_attributes: bool,
 }
 
 /// Runs a parsed query.
@@ -60,6 +62,7 @@ pub(crate) fn execute(
         text,
         today: catalog.now().date_naive(),
         include_deleted: options.include_deleted,
+        omit_attributes: options.omit_attributes,
     };
     ctx.run(q)
 }
@@ -743,7 +746,9 @@ impl<'a> Ctx<'a> {
     ) -> Json {
         let mut m = Map::new();
         let id = rec.get("Id").and_then(Json::as_str);
-        m.insert("attributes".into(), self.catalog.attributes(object, id));
+        if !self.omit_attributes {
+            m.insert("attributes".into(), self.catalog.attributes(object, id));
+        }
         for node in nodes {
             match node {
                 Node::Field { out, name, kind } => {

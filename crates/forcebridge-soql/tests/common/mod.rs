@@ -210,6 +210,7 @@ impl MemCatalog {
             self,
             ExecOptions {
                 include_deleted: true,
+                ..ExecOptions::default()
             },
         )
     }
