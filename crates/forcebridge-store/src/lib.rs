@@ -898,6 +898,12 @@ impl Store {
     /// # Errors
     /// [`Error::Database`] (retryable ones when the database is busy).
     pub async fn lease(&self, req: &LeaseRequest) -> Result<Vec<Job>> {
+        // A read first: when nothing is ready, answer so without a write transaction. A wake-up
+        // reaches every waiting worker and most find nothing; on SQLite each write transaction
+        // (`BEGIN IMMEDIATE`) would queue behind the others and the producers for the lock.
+        if !in_read!(self, m, c, ctx => m::any_ready(c, ctx).await)? {
+            return Ok(Vec::new());
+        }
         in_tx!(self, m, c, ctx => m::lease(c, ctx, req).await)
     }
 

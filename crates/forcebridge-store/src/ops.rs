@@ -1386,6 +1386,16 @@ macro_rules! define_ops {
             Ok(row.is_some())
         }
 
+        /// Whether some job is ready to run now (the index on ready jobs answers it at the first
+        /// row in the common case).
+        pub(crate) async fn any_ready(c: &mut Conn, ctx: &Ctx) -> Result<bool> {
+            let row = sqlx::query("SELECT 1 AS one FROM jobs WHERE state = 'ready' AND run_at <= $1 LIMIT 1")
+                .bind(now_ms(ctx))
+                .fetch_optional(&mut *c)
+                .await?;
+            Ok(row.is_some())
+        }
+
         pub(crate) async fn next_ready_at(c: &mut Conn) -> Result<Option<i64>> {
             let row = sqlx::query("SELECT min(run_at) AS t FROM jobs WHERE state = 'ready'").fetch_one(&mut *c).await?;
             Ok(row.try_get("t")?)
