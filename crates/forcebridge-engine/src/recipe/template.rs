@@ -1,0 +1,91 @@
+//! Text templates in recipes (Chatter bodies, subjects, names): minijinja with strict undefined
+//! variables and a fuel limit, so a template can neither read a misspelt variable silently nor run
+//! without end.
+//!
+//! Invariant: a [`Template`] is parsed once, at recipe load; rendering never re-parses.
+
+use std::fmt;
+use std::sync::Arc;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use super::expr::{EvalError, Origin, Scope};
+
+/// Fuel per render: enough for any Chatter post, far too little for a runaway loop.
+const FUEL: u64 = 50_000;
+const NAME: &str = "t";
+
+/// A compiled template with its source and origin.
+#[derive(Clone, Serialize)]
+pub struct Template {
+    source: Arc<str>,
+    origin: Origin,
+    #[serde(skip)]
+    env: Arc<Environment<'static>>,
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Template")
+            .field("source", &self.source)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+impl Template {
+    /// Parses `source`.
+    ///
+    /// # Errors
+    /// minijinja's message when the template does not parse.
+    pub fn compile(source: &str, origin: Origin) -> Result<Self, String> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+        env.add_template_owned(NAME, source.to_owned())
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            source: Arc::from(source),
+            origin,
+            env: Arc::new(env),
+        })
+    }
+
+    /// The template's text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Where it was written.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The top-level variables it reads.
+    pub fn variables(&self) -> Vec<String> {
+        match self.env.get_template(NAME) {
+            Ok(t) => {
+                let mut v: Vec<String> = t.undeclared_variables(false).into_iter().collect();
+                v.sort();
+                v
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Renders it in `scope`.
+    ///
+    /// # Errors
+    /// [`EvalError`] naming the template and its origin (an undefined variable, out of fuel).
+    pub fn render(&self, scope: &Scope) -> Result<String, EvalError> {
+        let err = |message: String| EvalError {
+            text: self.source.to_string(),
+            origin: self.origin.clone(),
+            message,
+        };
+        let t = self.env.get_template(NAME).map_err(|e| err(e.to_string()))?;
+        t.render(minijinja::Value::from(minijinja::value::Serde(scope.to_json())))
+            .map_err(|e| err(e.to_string()))
+    }
+}
