@@ -222,6 +222,9 @@ pub struct Step {
     /// Run only when this is true (scope: event, settings, earlier steps, connection, now). A
     /// skipped step's output is `null`.
     pub when: Option<Expr>,
+    /// The workflow that switches this step (off → skipped, output `null`, as when `when` is
+    /// false): Instruqt's Chatter posts are switched one by one inside flows that always run.
+    pub workflow: Option<String>,
     /// What it does.
     pub kind: StepKind,
 }

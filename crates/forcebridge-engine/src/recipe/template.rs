@@ -62,6 +62,46 @@ impl Template {
         &self.origin
     }
 
+    /// Parses `source`, reporting where a syntax error is.
+    ///
+    /// # Errors
+    /// The message and the byte range in `source` of a syntax error, when minijinja gives it.
+    pub fn compile_located(
+        source: &str,
+        origin: Origin,
+    ) -> Result<Self, (String, Option<std::ops::Range<usize>>)> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+        env.add_template_owned(NAME, source.to_owned()).map_err(|e| {
+            let message = e.detail().map_or_else(|| e.kind().to_string(), str::to_owned);
+            (message, e.range())
+        })?;
+        Ok(Self {
+            source: Arc::from(source),
+            origin,
+            env: Arc::new(env),
+        })
+    }
+
+    /// The variables it reads, dotted as deep as written (`event.track.title`), sorted, leaving
+    /// out minijinja's own globals (`range`, `dict`, `namespace`, …).
+    pub fn variable_paths(&self) -> Vec<String> {
+        const GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "loop", "self"];
+        match self.env.get_template(NAME) {
+            Ok(t) => {
+                let mut v: Vec<String> = t
+                    .undeclared_variables(true)
+                    .into_iter()
+                    .filter(|p| !GLOBALS.contains(&p.split('.').next().unwrap_or("")))
+                    .collect();
+                v.sort();
+                v
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// The top-level variables it reads.
     pub fn variables(&self) -> Vec<String> {
         match self.env.get_template(NAME) {
