@@ -102,7 +102,8 @@ pub async fn fresh_engine(
     forcebridge_store::ConnectionId,
     Arc<ManualClock>,
 )> {
-    let manual = Arc::new(ManualClock::new(Utc::now()));
+    // The manual clock starts at the real time so that the org's CreatedDate and ours agree.
+    let manual = Arc::new(ManualClock::new(forcebridge_store::Clock::now(&forcebridge_store::SystemClock)));
     let clock = Clock::manual(manual.clone());
     let mut opts = StoreOptions::new(format!("sqlite://{}", dir.join("forcebridge.db").display()));
     opts.sqlite_synchronous_full = false;
