@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use forcebridge_salesforce::{
     AuthConfig, Client, Credentials as SfCredentials, HttpConfig, InstanceUrl, LoginHost, UrlPolicy,
 };
@@ -103,7 +102,9 @@ pub async fn fresh_engine(
     Arc<ManualClock>,
 )> {
     // The manual clock starts at the real time so that the org's CreatedDate and ours agree.
-    let manual = Arc::new(ManualClock::new(forcebridge_store::Clock::now(&forcebridge_store::SystemClock)));
+    let manual = Arc::new(ManualClock::new(forcebridge_store::Clock::now(
+        &forcebridge_store::SystemClock,
+    )));
     let clock = Clock::manual(manual.clone());
     let mut opts = StoreOptions::new(format!("sqlite://{}", dir.join("forcebridge.db").display()));
     opts.sqlite_synchronous_full = false;
