@@ -116,6 +116,7 @@ pub async fn fresh_engine(
     let config = EngineConfig {
         http: org.http.clone(),
         login_hosts: LoginHosts::single(&url, UrlPolicy::AllowLoopbackHttp),
+        retry: forcebridge_salesforce::RetryPolicy::fast(),
         ..EngineConfig::default()
     };
     let recipes = Recipes::new([Recipe::clone(&recipe)]);
