@@ -467,6 +467,17 @@ impl<'a> Checker<'a> {
                 return None;
             }
         };
+        for (name, offset) in t.unknown_filters() {
+            let span = self.inner_span(text, offset, name.len());
+            let filters: Vec<&str> = super::template::FILTERS.to_vec();
+            self.error(
+                span,
+                path,
+                format!("unknown template filter `{name}`"),
+                None,
+                suggest(&name, filters).or_else(|| Some("see the filters listed in docs/recipes.md".into())),
+            );
+        }
         for p in t.variable_paths() {
             let mut parts = p.split('.');
             let r = VarRef {
