@@ -29,7 +29,7 @@ fn every_recipe_folder_loads_without_error() {
             panic!("{} does not load:\n{}", path.display(), recipe::render(&e));
         }
     }
-    assert!(n >= 2, "expected at least four recipes, found {n}");
+    assert!(n >= 4, "expected at least four recipes, found {n}");
 }
 
 #[test]
@@ -135,9 +135,16 @@ fn spaceiq_filter_keeps_only_now_moves() {
 fn fake_output(step: &ir::Step, n: usize) -> serde_json::Value {
     let id = format!("a0X{n:015}");
     match &step.kind {
-        ir::StepKind::Match(m) => serde_json::json!({
-            "id": id, "object": m.objects[0], "found": true, "created": false, "fields": {}
-        }),
+        ir::StepKind::Match(m) => {
+            let fields: serde_json::Map<String, serde_json::Value> = m
+                .read
+                .iter()
+                .map(|f| (f.clone(), serde_json::json!(format!("{f} value"))))
+                .collect();
+            serde_json::json!({
+                "id": id, "object": m.objects[0], "found": true, "created": false, "fields": fields
+            })
+        }
         ir::StepKind::Create(w) => serde_json::json!({ "id": id, "object": w.object, "created": true }),
         ir::StepKind::Update(u) => serde_json::json!({ "id": id, "object": u.record.object }),
         ir::StepKind::Upsert(u) => {
@@ -283,4 +290,39 @@ fn instruqt_play_values_come_out_as_the_guide_shows() {
         feedback["Body"],
         "Feedback on the Instruqt track \"Kubernetes 101\": score 5/5. \"Great lab\""
     );
+}
+
+#[test]
+fn inkwell_dates_are_computed_in_cel() {
+    let r = load("inkwell");
+    let written = evaluate_tests(&r);
+    let find = |step: &str| {
+        written
+            .iter()
+            .find(|(event, s, _)| event == "signed" && s == step)
+            .map(|(_, _, v)| v.clone())
+            .unwrap_or_else(|| panic!("step {step} of the signed envelope"))
+    };
+    assert_eq!(find("close")["Contract_Signed_On__c"], "2026-12-03");
+    assert_eq!(find("close")["Amount"], 120000.0);
+    assert_eq!(find("follow_up")["ActivityDate"], "2026-12-05");
+}
+
+#[test]
+fn ticketly_coalesces_by_ticket_and_maps_status() {
+    let r = load("ticketly");
+    let flow = r.flows_for("ticket.updated").next().expect("ticket flow");
+    let c = flow.coalesce.as_ref().expect("a coalescing window");
+    assert_eq!(c.window, std::time::Duration::from_secs(900));
+    assert_eq!(c.key.source(), "event.ticket.id");
+    let written = evaluate_tests(&r);
+    let case = written
+        .iter()
+        .find(|(event, step, _)| event == "t1-solved" && step == "case")
+        .map(|(_, _, v)| v)
+        .expect("the case of the solved ticket");
+    assert_eq!(case["Status"], "Closed");
+    assert_eq!(case["Priority"], "High");
+    assert_eq!(case["Ticketly_Tags__c"], "office stapler");
+    assert_eq!(r.syncs.len(), 1);
 }
