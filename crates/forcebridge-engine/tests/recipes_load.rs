@@ -29,7 +29,7 @@ fn every_recipe_folder_loads_without_error() {
             panic!("{} does not load:\n{}", path.display(), recipe::render(&e));
         }
     }
-    assert!(n >= 2, "expected at least four recipes, found {n}");
+    assert!(n >= 4, "expected at least four recipes, found {n}");
 }
 
 #[test]
@@ -129,4 +129,200 @@ fn spaceiq_filter_keeps_only_now_moves() {
     };
     assert_eq!(filter.eval_bool(&scope("now")), Ok(true));
     assert_eq!(filter.eval_bool(&scope("future")), Ok(false));
+}
+
+/// What a step's output looks like at run time, made up for evaluating later steps.
+fn fake_output(step: &ir::Step, n: usize) -> serde_json::Value {
+    let id = format!("a0X{n:015}");
+    match &step.kind {
+        ir::StepKind::Match(m) => {
+            let fields: serde_json::Map<String, serde_json::Value> = m
+                .read
+                .iter()
+                .map(|f| (f.clone(), serde_json::json!(format!("{f} value"))))
+                .collect();
+            serde_json::json!({
+                "id": id, "object": m.objects[0], "found": true, "created": false, "fields": fields
+            })
+        }
+        ir::StepKind::Create(w) => serde_json::json!({ "id": id, "object": w.object, "created": true }),
+        ir::StepKind::Update(u) => serde_json::json!({ "id": id, "object": u.record.object }),
+        ir::StepKind::Upsert(u) => {
+            serde_json::json!({ "id": id, "object": u.record.object, "created": true })
+        }
+        ir::StepKind::Delete(d) => serde_json::json!({ "id": id, "object": d.object }),
+        ir::StepKind::Chatter(_) => serde_json::json!({ "id": id }),
+        ir::StepKind::Undo(_) => serde_json::json!({ "reverted": 1 }),
+    }
+}
+
+fn eval_write(w: &ir::WriteStep, scope: &ir::Scope) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for (field, value) in &w.fields {
+        let v = match value {
+            ir::FieldValue::Expr(e) => e.eval(scope).unwrap_or_else(|e| panic!("{e}")),
+            ir::FieldValue::Template(t) => {
+                serde_json::Value::String(t.render(scope).unwrap_or_else(|e| panic!("{e}")))
+            }
+        };
+        out.insert(field.clone(), v);
+    }
+    out
+}
+
+/// Runs every flow of `recipe` on every event of its test cases without Salesforce: filters,
+/// conditions, keys, field values and templates all evaluate without error. Returns, per event
+/// id, the values written per step id.
+fn evaluate_tests(recipe: &ir::Recipe) -> Vec<(String, String, serde_json::Map<String, serde_json::Value>)> {
+    let mut written = Vec::new();
+    let mut settings: serde_json::Map<String, serde_json::Value> = recipe
+        .settings
+        .iter()
+        .filter_map(|s| Some((s.name.clone(), s.default.clone()?)))
+        .collect();
+    for case in &recipe.tests {
+        settings.extend(case.settings.clone());
+        for event in &case.events {
+            for flow in recipe.flows_for(&event.event_type) {
+                let mut scope = ir::Scope::new(
+                    &event.data,
+                    &serde_json::Value::Object(settings.clone()),
+                    &serde_json::json!({ "id": "conn_1" }),
+                    chrono::Utc::now(),
+                );
+                if let Some(f) = &flow.filter {
+                    if !f.eval_bool(&scope).unwrap_or_else(|e| panic!("{e}")) {
+                        continue;
+                    }
+                }
+                for c in flow
+                    .correlate
+                    .iter()
+                    .chain(flow.coalesce.as_ref().map(|c| &c.key))
+                {
+                    c.eval(&scope).unwrap_or_else(|e| panic!("{e}"));
+                }
+                for (n, step) in flow.steps.iter().enumerate() {
+                    if let Some(w) = &step.when {
+                        if !w.eval_bool(&scope).unwrap_or_else(|e| panic!("{e}")) {
+                            scope.set_step(&step.id, serde_json::Value::Null);
+                            continue;
+                        }
+                    }
+                    let mut values = serde_json::Map::new();
+                    match &step.kind {
+                        ir::StepKind::Match(m) => {
+                            for (_, e) in &m.by {
+                                e.eval(&scope).unwrap_or_else(|e| panic!("{e}"));
+                            }
+                            if let Some(w) = &m.or_create {
+                                values = eval_write(w, &scope);
+                            }
+                        }
+                        ir::StepKind::Create(w) => values = eval_write(w, &scope),
+                        ir::StepKind::Update(u) => {
+                            u.id.eval(&scope).unwrap_or_else(|e| panic!("{e}"));
+                            values = eval_write(&u.record, &scope);
+                        }
+                        ir::StepKind::Upsert(u) => {
+                            let key = u.key.eval(&scope).unwrap_or_else(|e| panic!("{e}"));
+                            values = eval_write(&u.record, &scope);
+                            values.insert(u.external_id.clone(), key);
+                        }
+                        ir::StepKind::Delete(d) => {
+                            d.id.eval(&scope).unwrap_or_else(|e| panic!("{e}"));
+                        }
+                        ir::StepKind::Chatter(c) => {
+                            c.on.eval(&scope).unwrap_or_else(|e| panic!("{e}"));
+                            let body = c.body.render(&scope).unwrap_or_else(|e| panic!("{e}"));
+                            values.insert("Body".into(), serde_json::Value::String(body));
+                        }
+                        ir::StepKind::Undo(u) => {
+                            u.correlation.eval(&scope).unwrap_or_else(|e| panic!("{e}"));
+                        }
+                    }
+                    written.push((event.id.clone(), step.id.clone(), values));
+                    scope.set_step(&step.id, fake_output(step, n));
+                }
+            }
+        }
+    }
+    written
+}
+
+#[test]
+fn every_recipe_evaluates_its_test_events_without_error() {
+    for entry in std::fs::read_dir(recipes_dir()).expect("recipes/ exists") {
+        let path = entry.expect("readable entry").path();
+        if path.is_dir() {
+            let r = load(&path.file_name().expect("a name").to_string_lossy());
+            assert!(!r.tests.is_empty(), "{} has no test cases", r.name);
+            evaluate_tests(&r);
+        }
+    }
+}
+
+#[test]
+fn instruqt_play_values_come_out_as_the_guide_shows() {
+    let r = load("instruqt");
+    let written = evaluate_tests(&r);
+    let play = written
+        .iter()
+        .find(|(event, step, _)| event == "complete" && step == "play")
+        .map(|(_, _, v)| v)
+        .expect("the play of the completed track");
+    assert_eq!(play["Time_Spent__c"], "0h 42m 5s");
+    assert_eq!(play["Time_Spent_Seconds__c"], 2525);
+    assert_eq!(play["Score__c"], 5);
+    assert_eq!(play["Name"], "Kubernetes 101");
+    assert_eq!(play["Participant_ID__c"], "pl_0000000001");
+    assert_eq!(
+        play["Lead__c"],
+        serde_json::Value::Null,
+        "the fake match found a Contact"
+    );
+    let feedback = written
+        .iter()
+        .find(|(event, step, _)| event == "complete" && step == "post_feedback")
+        .map(|(_, _, v)| v)
+        .expect("the feedback post");
+    assert_eq!(
+        feedback["Body"],
+        "Feedback on the Instruqt track \"Kubernetes 101\": score 5/5. \"Great lab\""
+    );
+}
+
+#[test]
+fn inkwell_dates_are_computed_in_cel() {
+    let r = load("inkwell");
+    let written = evaluate_tests(&r);
+    let find = |step: &str| {
+        written
+            .iter()
+            .find(|(event, s, _)| event == "signed" && s == step)
+            .map(|(_, _, v)| v.clone())
+            .unwrap_or_else(|| panic!("step {step} of the signed envelope"))
+    };
+    assert_eq!(find("close")["Contract_Signed_On__c"], "2026-12-03");
+    assert_eq!(find("close")["Amount"], 120000.0);
+    assert_eq!(find("follow_up")["ActivityDate"], "2026-12-05");
+}
+
+#[test]
+fn ticketly_coalesces_by_ticket_and_maps_status() {
+    let r = load("ticketly");
+    let flow = r.flows_for("ticket.updated").next().expect("ticket flow");
+    let c = flow.coalesce.as_ref().expect("a coalescing window");
+    assert_eq!(c.window, std::time::Duration::from_secs(900));
+    assert_eq!(c.key.source(), "event.ticket.id");
+    let written = evaluate_tests(&r);
+    let case = written
+        .iter()
+        .find(|(event, step, _)| event == "t1-solved" && step == "case")
+        .map(|(_, _, v)| v)
+        .expect("the case of the solved ticket");
+    assert_eq!(case["Status"], "Closed");
+    assert_eq!(case["Priority"], "High");
+    assert_eq!(case["Ticketly_Tags__c"], "office stapler");
+    assert_eq!(r.syncs.len(), 1);
 }

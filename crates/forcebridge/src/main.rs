@@ -2,6 +2,7 @@
 //! library crates. Only this crate reads argv and environment variables.
 
 mod cmd_emulator;
+mod cmd_recipe;
 mod cmd_store;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ enum Command {
     Migrate(cmd_store::MigrateArgs),
     /// Master-key tasks: make a new key, rotate stored credentials to it.
     Vault(cmd_store::VaultArgs),
+    /// Recipe author's tools: check a recipe.
+    Recipe(cmd_recipe::Args),
 }
 
 /// Errors end the process with status 1 and one line on stderr — the error and its causes, outer
@@ -68,6 +71,7 @@ fn run() -> Result<()> {
             Command::Emulator(args) => cmd_emulator::run(args).await,
             Command::Migrate(args) => cmd_store::migrate(args).await,
             Command::Vault(args) => cmd_store::vault(args).await,
+            Command::Recipe(args) => cmd_recipe::run(args),
         }
     })
 }

@@ -162,6 +162,20 @@ pub(super) fn suggest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c s
     Some(format!("did you mean `{}`?", best.1))
 }
 
+/// The CEL parser's words without ANTLR's token sets: `mismatched input '<EOF>' expecting {...}`
+/// becomes `unexpected end of expression`.
+fn tidy_cel_message(message: &str) -> String {
+    let m = message.trim_start_matches("Syntax error: ");
+    let m = match m.find(" expecting ") {
+        Some(i) => &m[..i],
+        None => m,
+    };
+    let m = m.replace("mismatched input '<EOF>'", "unexpected end of expression");
+    let m = m.replace("extraneous input '<EOF>'", "unexpected end of expression");
+    m.replace("mismatched input", "unexpected")
+        .replace("extraneous input", "unexpected")
+}
+
 fn list(items: &[&str]) -> String {
     items
         .iter()
@@ -287,7 +301,7 @@ impl<'a> Checker<'a> {
                 self.error(
                     span,
                     path,
-                    format!("invalid CEL expression: {}", f.message),
+                    format!("invalid CEL expression: {}", tidy_cel_message(&f.message)),
                     Some("a CEL expression".into()),
                     Some(hint.into()),
                 );
@@ -453,6 +467,17 @@ impl<'a> Checker<'a> {
                 return None;
             }
         };
+        for (name, offset) in t.unknown_filters() {
+            let span = self.inner_span(text, offset, name.len());
+            let filters: Vec<&str> = super::template::FILTERS.to_vec();
+            self.error(
+                span,
+                path,
+                format!("unknown template filter `{name}`"),
+                None,
+                suggest(&name, filters).or_else(|| Some("see the filters listed in docs/recipes.md".into())),
+            );
+        }
         for p in t.variable_paths() {
             let mut parts = p.split('.');
             let r = VarRef {
@@ -1709,8 +1734,11 @@ impl<'a> Checker<'a> {
                         span,
                         &path,
                         format!("`{key}` does not apply to a `{kind}` step"),
-                        Some(format!("`{key}` belongs to {}", list(ok))),
-                        Some("remove it".into()),
+                        None,
+                        Some(format!(
+                            "`{key}` belongs to a {} step; remove it here",
+                            ok.join(" or ")
+                        )),
                     );
                 }
             }
@@ -1754,11 +1782,7 @@ impl<'a> Checker<'a> {
                     Some(m) if !m.is_empty() => {
                         for (field, value) in m.iter() {
                             let fp = format!("{path} › by.{}", field.get());
-                            for (o, k) in objects.iter().zip(&known) {
-                                if *k {
-                                    self.field(o.get(), field, &fp, false);
-                                }
-                            }
+                            self.fields_on_all(&objects, &known, field, &fp);
                             let vsp = Sp::new(value.span(), value.get().clone());
                             if let Some(e) = self.expr(&vsp, &fp, scope) {
                                 by.push((field.get().clone(), e));
@@ -1819,11 +1843,7 @@ impl<'a> Checker<'a> {
                 }
                 let mut read = Vec::new();
                 for r in sf.read.iter().flatten() {
-                    for (o, k) in objects.iter().zip(&known) {
-                        if *k {
-                            self.field(o.get(), r, &format!("{path} › read"), false);
-                        }
-                    }
+                    self.fields_on_all(&objects, &known, r, &format!("{path} › read"));
                     read.push(r.get().clone());
                 }
                 let or_create = sf.or_create.as_ref().and_then(|w| {
@@ -1882,7 +1902,8 @@ impl<'a> Checker<'a> {
             }
             "upsert" => {
                 let object = sf.upsert.clone()?;
-                let known = self.object(&object, &format!("{path} › upsert"));
+                // `write` below reports an unknown object; here only look.
+                let known = self.schema.knows(object.get());
                 let external_id = match &sf.external_id {
                     Some(x) => {
                         if known {
@@ -2009,6 +2030,48 @@ impl<'a> Checker<'a> {
             workflow,
             kind: kind_ir,
         })
+    }
+
+    /// Checks that `field` exists on every object a `match` looks in, with one diagnostic naming
+    /// all the objects that lack it.
+    fn fields_on_all(&mut self, objects: &[Sp<String>], known: &[bool], field: &Sp<String>, path: &str) {
+        let mut lacking = Vec::new();
+        let mut hint = None;
+        for (o, k) in objects.iter().zip(known) {
+            if !*k {
+                continue;
+            }
+            let Some(fields) = self.schema.fields(o.get()) else {
+                continue;
+            };
+            if !fields.contains_key(field.get()) && !field.get().contains('.') {
+                lacking.push(o.get().as_str());
+                hint = hint.or_else(|| suggest(field.get(), fields.keys().map(String::as_str)));
+            } else if field.get().contains('.') {
+                self.field(o.get(), field, path, false);
+            }
+        }
+        if !lacking.is_empty() {
+            self.error(
+                field.span(),
+                path,
+                format!(
+                    "{} {} no field `{}`",
+                    lacking.join(" and "),
+                    if lacking.len() == 1 { "has" } else { "have" },
+                    field.get()
+                ),
+                Some(format!(
+                    "a field every matched object has ({})",
+                    objects
+                        .iter()
+                        .map(|o| o.get().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                hint,
+            );
+        }
     }
 
     fn error_count(&self) -> usize {

@@ -410,6 +410,9 @@ pub struct TestCase {
     pub name: String,
     /// Settings for the install (defaults fill the rest).
     pub settings: serde_json::Map<String, Value>,
+    /// Workflows switched on (`true`) or off (`false`) for the install; the others keep their
+    /// default.
+    pub workflows: Vec<(String, bool)>,
     /// Records to create in the org before the events (e.g. an existing Contact).
     pub given: Vec<(String, serde_json::Map<String, Value>)>,
     /// Events, in order, each `{ "type", "id"?, "data" }`.

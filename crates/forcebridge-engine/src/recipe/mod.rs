@@ -220,7 +220,7 @@ fn toml_error(c: &mut compile::Checker<'_>, e: &toml::de::Error) {
     let span = e.span().unwrap_or(0..0);
     let raw = e.message().trim().to_owned();
     let (message, expected) = match raw.split_once(", expected ") {
-        Some((m, x)) => (m.to_owned(), Some(x.to_owned())),
+        Some((m, x)) => (m.to_owned(), Some(plain_type(x))),
         None => (raw.clone(), None),
     };
     let hint = match (raw.strip_prefix("unknown field `"), &expected) {
@@ -231,8 +231,28 @@ fn toml_error(c: &mut compile::Checker<'_>, e: &toml::de::Error) {
         }
         _ => None,
     };
-    let path = toml_path(c.src.slice(&(0..span.start)));
+    // The table the error is in: the last header up to the end of the error's line.
+    let line_end = c
+        .src
+        .text
+        .get(span.start..)
+        .and_then(|t| t.find('\n'))
+        .map_or(c.src.text.len(), |i| span.start + i);
+    let path = toml_path(c.src.slice(&(0..line_end)));
     c.error(span, &path, message, expected, hint);
+}
+
+/// serde's Rust type names in words a recipe author knows.
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number ≥ 0".to_owned(),
+        "i8" | "i16" | "i32" | "i64" => "a whole number".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "a boolean" => "true or false".to_owned(),
+        "a sequence" => "an array `[...]`".to_owned(),
+        other if other.starts_with("struct ") => "a table `{ ... }`".to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 /// The table the offset is in, from the last `[header]` before it.

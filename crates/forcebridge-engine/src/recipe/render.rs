@@ -23,19 +23,8 @@ pub fn render_diagnostics(diagnostics: &[Diagnostic], sources: &[(PathBuf, Strin
     let mut out = String::new();
     for d in diagnostics {
         let text = sources.iter().find(|(p, _)| *p == d.file).map(|(_, t)| t.clone());
-        let _ = writeln!(
-            out,
-            "{}: {}:{}:{}: {}",
-            match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            },
-            d.file.display(),
-            d.line,
-            d.column,
-            d.message
-        );
         let Some(text) = text else {
+            let _ = writeln!(out, "{}:{}:{}: {}", d.file.display(), d.line, d.column, d.message);
             if let Some(h) = &d.hint {
                 let _ = writeln!(out, "  hint: {h}");
             }
@@ -48,9 +37,9 @@ pub fn render_diagnostics(diagnostics: &[Diagnostic], sources: &[(PathBuf, Strin
         }
         if let Some(h) = &d.hint {
             if !help.is_empty() {
-                help.push_str("\n");
+                help.push('\n');
             }
-            let _ = write!(help, "hint: {h}");
+            help.push_str(h);
         }
         let label = if d.path.is_empty() {
             "here".to_owned()

@@ -24,6 +24,10 @@ pub struct TestFile {
     /// Settings for the install, by name (defaults fill the rest).
     #[serde(default)]
     pub settings: Map<serde_json::Value>,
+    /// Workflows switched on or off for the install (`{ chatter_on_start = false }`); the others
+    /// keep their default. A mandatory workflow cannot be switched off.
+    #[serde(default)]
+    pub workflows: Map<bool>,
     /// Records created in the org before the events (`[[given]]`).
     #[serde(default)]
     pub given: Vec<Sp<GivenFile>>,
@@ -116,6 +120,30 @@ pub(super) fn compile(c: &mut Checker<'_>, name: &str, t: &TestFile, recipe: &ir
                 None,
                 super::compile::suggest(k.get(), names),
             );
+        }
+    }
+    for (k, on) in t.workflows.iter() {
+        match recipe.workflows.iter().find(|w| w.name == *k.get()) {
+            None => {
+                let names: Vec<&str> = recipe.workflows.iter().map(|w| w.name.as_str()).collect();
+                c.error(
+                    k.span(),
+                    &path,
+                    format!("unknown workflow `{}`", k.get()),
+                    None,
+                    super::compile::suggest(k.get(), names),
+                );
+            }
+            Some(w) if w.mandatory && !*on.get() => {
+                c.error(
+                    on.span(),
+                    &path,
+                    format!("workflow `{}` is mandatory and cannot be switched off", k.get()),
+                    None,
+                    None,
+                );
+            }
+            Some(_) => {}
         }
     }
     for g in &t.given {
@@ -215,6 +243,11 @@ pub(super) fn compile(c: &mut Checker<'_>, name: &str, t: &TestFile, recipe: &ir
     ir::TestCase {
         name: name.to_owned(),
         settings: json_map(&t.settings),
+        workflows: t
+            .workflows
+            .iter()
+            .map(|(k, v)| (k.get().clone(), *v.get()))
+            .collect(),
         given: t
             .given
             .iter()
