@@ -3,6 +3,7 @@
 
 mod cmd_emulator;
 mod cmd_recipe;
+mod cmd_recipe_run;
 mod cmd_store;
 
 use std::process::ExitCode;
@@ -26,7 +27,7 @@ enum Command {
     Migrate(cmd_store::MigrateArgs),
     /// Master-key tasks: make a new key, rotate stored credentials to it.
     Vault(cmd_store::VaultArgs),
-    /// Recipe author's tools: check a recipe.
+    /// Recipe author's tools: check, plan, dry-run and test recipes.
     Recipe(cmd_recipe::Args),
 }
 
@@ -71,7 +72,7 @@ fn run() -> Result<()> {
             Command::Emulator(args) => cmd_emulator::run(args).await,
             Command::Migrate(args) => cmd_store::migrate(args).await,
             Command::Vault(args) => cmd_store::vault(args).await,
-            Command::Recipe(args) => cmd_recipe::run(args),
+            Command::Recipe(args) => cmd_recipe::run(args).await,
         }
     })
 }

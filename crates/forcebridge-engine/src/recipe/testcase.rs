@@ -61,6 +61,10 @@ pub struct TestEventFile {
     /// The payload.
     #[serde(default)]
     pub data: Option<Sp<serde_json::Value>>,
+    /// Time that passes before this event is sent (`"90m"`, `"2h"`): the clock moves on and the
+    /// work that falls due meanwhile (a coalescing window that closes, a retry) runs first.
+    #[serde(default)]
+    pub after: Option<Sp<String>>,
 }
 
 /// `[expect]`: what must hold after the events.
@@ -178,6 +182,20 @@ pub(super) fn compile(c: &mut Checker<'_>, name: &str, t: &TestFile, recipe: &ir
                 .data
                 .as_ref()
                 .map_or(Value::Object(Default::default()), |d| d.get().clone()),
+            after: ef.after.as_ref().and_then(|a| {
+                let d = super::duration::parse(a.get());
+                if d.is_none() {
+                    c.report(
+                        super::Severity::Error,
+                        a.span(),
+                        &path,
+                        format!("`{}` is not a duration", a.get()),
+                        Some("a duration such as \"90s\", \"15m\" or \"2h\"".into()),
+                        None,
+                    );
+                }
+                d
+            }),
         });
     }
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
