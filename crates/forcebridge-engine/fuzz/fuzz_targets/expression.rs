@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         &event,
         &serde_json::json!({ "s": true }),
         &serde_json::json!({}),
-        chrono::Utc::now(),
+        chrono::DateTime::<chrono::Utc>::from_timestamp(1_764_000_000, 0).unwrap_or_default(),
     );
     if let Ok(e) = Expr::compile_located(source, Origin::default()) {
         let _ = e.var_refs();
