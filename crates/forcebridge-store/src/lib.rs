@@ -19,6 +19,7 @@
 //! wrong tenant sees "not found", never another tenant's row.
 
 mod clock;
+pub mod deliveries;
 mod error;
 mod model;
 mod ops;
@@ -39,6 +40,9 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use deliveries::{
+    BudgetRow, Delivery, DeliveryFilter, DeliveryState, DeliveryUpdate, DueDelivery, JournalRow, NewDelivery,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
 pub use queue::{
@@ -1329,6 +1333,8 @@ impl Tx {
         on_tx!(self, m, c, ctx => m::update_credentials(c, ctx, tenant, id, creds).await)
     }
 }
+
+mod deliveries_api;
 
 #[cfg(test)]
 mod tests {
