@@ -377,3 +377,46 @@ proptest! {
         let _ = recipe::load_str(&file(), &text).map_err(|e| recipe::render(&e));
     }
 }
+
+/// Expression-ish text: CEL and template syntax, names in and out of scope, deep nesting.
+fn expression_text() -> impl Strategy<Value = String> {
+    let atoms = prop_oneof![
+        Just("event".to_owned()),
+        Just("steps.person.id".to_owned()),
+        Just("settings.lead_status".to_owned()),
+        Just("has(event.a.b)".to_owned()),
+        Just("'text'".to_owned()),
+        Just("[1, 2, 3].exists(x, x > 2)".to_owned()),
+        Just("{{ event.x }}".to_owned()),
+        Just("{% if event.y is defined %}y{% endif %}".to_owned()),
+        Just("{% for i in range(100000) %}{{ i }}{% endfor %}".to_owned()),
+        Just("| truncate(3)".to_owned()),
+        "[a-z_.()\\[\\]{}%|'\"!?:<>=+*/0-9 -]{0,12}",
+    ];
+    proptest::collection::vec(atoms, 0..10).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn expressions_and_templates_never_panic_and_terminate(source in expression_text()) {
+        use forcebridge_engine::recipe::expr::{Expr, Origin, Scope};
+        use forcebridge_engine::recipe::template::Template;
+        let scope = Scope::new(
+            &serde_json::json!({ "x": 1, "a": { "b": "c" }, "email": " A@B.c " }),
+            &serde_json::json!({ "lead_status": "Open" }),
+            &serde_json::json!({}),
+            chrono::DateTime::<chrono::Utc>::from_timestamp(1_764_000_000, 0).unwrap_or_default(),
+        );
+        if let Ok(e) = Expr::compile_located(&source, Origin::default()) {
+            let _ = e.var_refs();
+            let _ = e.eval(&scope);
+        }
+        if let Ok(t) = Template::compile_located(&source, Origin::default()) {
+            let _ = t.variable_paths();
+            let _ = t.unknown_filters();
+            let _ = t.render(&scope);
+        }
+    }
+}

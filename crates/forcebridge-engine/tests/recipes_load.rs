@@ -124,7 +124,7 @@ fn spaceiq_filter_keeps_only_now_moves() {
             &serde_json::json!({ "timing": timing, "move_id": "m1", "plan_id": "p1" }),
             &serde_json::json!({}),
             &serde_json::json!({}),
-            chrono::Utc::now(),
+            chrono::DateTime::<chrono::Utc>::from_timestamp(1_764_000_000, 0).unwrap_or_default(),
         )
     };
     assert_eq!(filter.eval_bool(&scope("now")), Ok(true));
@@ -188,12 +188,12 @@ fn evaluate_tests(recipe: &ir::Recipe) -> Vec<(String, String, serde_json::Map<S
                     &event.data,
                     &serde_json::Value::Object(settings.clone()),
                     &serde_json::json!({ "id": "conn_1" }),
-                    chrono::Utc::now(),
+                    chrono::DateTime::<chrono::Utc>::from_timestamp(1_764_000_000, 0).unwrap_or_default(),
                 );
-                if let Some(f) = &flow.filter {
-                    if !f.eval_bool(&scope).unwrap_or_else(|e| panic!("{e}")) {
-                        continue;
-                    }
+                if let Some(f) = &flow.filter
+                    && !f.eval_bool(&scope).unwrap_or_else(|e| panic!("{e}"))
+                {
+                    continue;
                 }
                 for c in flow
                     .correlate
@@ -203,11 +203,11 @@ fn evaluate_tests(recipe: &ir::Recipe) -> Vec<(String, String, serde_json::Map<S
                     c.eval(&scope).unwrap_or_else(|e| panic!("{e}"));
                 }
                 for (n, step) in flow.steps.iter().enumerate() {
-                    if let Some(w) = &step.when {
-                        if !w.eval_bool(&scope).unwrap_or_else(|e| panic!("{e}")) {
-                            scope.set_step(&step.id, serde_json::Value::Null);
-                            continue;
-                        }
+                    if let Some(w) = &step.when
+                        && !w.eval_bool(&scope).unwrap_or_else(|e| panic!("{e}"))
+                    {
+                        scope.set_step(&step.id, serde_json::Value::Null);
+                        continue;
                     }
                     let mut values = serde_json::Map::new();
                     match &step.kind {

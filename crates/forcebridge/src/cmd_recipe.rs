@@ -99,10 +99,10 @@ fn check(args: &CheckArgs) -> Result<()> {
 fn read_sources(diagnostics: &[recipe::Diagnostic]) -> Vec<(PathBuf, String)> {
     let mut out: Vec<(PathBuf, String)> = Vec::new();
     for d in diagnostics {
-        if out.iter().all(|(p, _)| *p != d.file) {
-            if let Ok(t) = std::fs::read_to_string(&d.file) {
-                out.push((d.file.clone(), t));
-            }
+        if out.iter().all(|(p, _)| *p != d.file)
+            && let Ok(t) = std::fs::read_to_string(&d.file)
+        {
+            out.push((d.file.clone(), t));
         }
     }
     out

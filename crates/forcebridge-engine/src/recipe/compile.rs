@@ -105,6 +105,9 @@ impl SchemaIndex {
     }
 }
 
+/// A step key as written (its name and span, if present) and the step kinds it belongs to.
+type KeyUse<'k> = (&'k str, Option<Range<usize>>, &'k [&'k str]);
+
 /// Where a slot's expression may look.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct SlotScope<'s> {
@@ -255,7 +258,7 @@ impl<'a> Checker<'a> {
             line,
             column,
             path: path.to_owned(),
-            span: span.clone(),
+            span: u32::try_from(span.start).unwrap_or(u32::MAX)..u32::try_from(span.end).unwrap_or(u32::MAX),
         }
     }
 
@@ -366,22 +369,22 @@ impl<'a> Checker<'a> {
         }
         match r.root.as_str() {
             "settings" => {
-                if let Some(m) = &r.member {
-                    if !self.settings.contains(m) {
-                        let declared: Vec<&str> = self.settings.iter().map(String::as_str).collect();
-                        self.error(
-                            span,
-                            path,
-                            format!("unknown setting `{m}`"),
-                            Some(if declared.is_empty() {
-                                "a setting declared under [settings]".to_owned()
-                            } else {
-                                format!("one of {}", list(&declared))
-                            }),
-                            suggest(m, declared.iter().copied())
-                                .or_else(|| Some(format!("declare it: [settings.{m}]"))),
-                        );
-                    }
+                if let Some(m) = &r.member
+                    && !self.settings.contains(m)
+                {
+                    let declared: Vec<&str> = self.settings.iter().map(String::as_str).collect();
+                    self.error(
+                        span,
+                        path,
+                        format!("unknown setting `{m}`"),
+                        Some(if declared.is_empty() {
+                            "a setting declared under [settings]".to_owned()
+                        } else {
+                            format!("one of {}", list(&declared))
+                        }),
+                        suggest(m, declared.iter().copied())
+                            .or_else(|| Some(format!("declare it: [settings.{m}]"))),
+                    );
                 }
             }
             "steps" => {
@@ -427,20 +430,19 @@ impl<'a> Checker<'a> {
                 }
             }
             "event" => {
-                if let (Some(m), Some(ty)) = (&r.member, scope.event_type) {
-                    if let Some(fields) = self.events.get(ty) {
-                        if !fields.contains(m) {
-                            let names: Vec<&str> = fields.iter().map(String::as_str).collect();
-                            self.error(
-                                span,
-                                path,
-                                format!("event `{ty}` has no field `{m}`"),
-                                Some(format!("one of {}", list(&names))),
-                                suggest(m, names.iter().copied())
-                                    .or_else(|| Some(format!("declare it under [events.\"{ty}\".fields]"))),
-                            );
-                        }
-                    }
+                if let (Some(m), Some(ty)) = (&r.member, scope.event_type)
+                    && let Some(fields) = self.events.get(ty)
+                    && !fields.contains(m)
+                {
+                    let names: Vec<&str> = fields.iter().map(String::as_str).collect();
+                    self.error(
+                        span,
+                        path,
+                        format!("event `{ty}` has no field `{m}`"),
+                        Some(format!("one of {}", list(&names))),
+                        suggest(m, names.iter().copied())
+                            .or_else(|| Some(format!("declare it under [events.\"{ty}\".fields]"))),
+                    );
                 }
             }
             _ => {}
@@ -595,9 +597,7 @@ impl<'a> Checker<'a> {
                 return None;
             };
             let target = target.clone();
-            let Some(tfields) = self.schema.fields(&target) else {
-                return None;
-            };
+            let tfields = self.schema.fields(&target)?;
             let Some(tf) = tfields.get(target_field) else {
                 let names: Vec<&str> = tfields.keys().map(String::as_str).collect();
                 self.error(
@@ -865,16 +865,16 @@ impl<'a> Checker<'a> {
             None => vec![ir::EnvironmentKind::Production, ir::EnvironmentKind::Sandbox],
         };
         let per_owner_limit = cf.per_owner_limit.as_ref().map_or(5, |l| *l.get());
-        if per_owner_limit == 0 {
-            if let Some(l) = &cf.per_owner_limit {
-                self.error(
-                    l.span(),
-                    "connection.per_owner_limit",
-                    "the limit must be at least 1",
-                    Some("a whole number ≥ 1".into()),
-                    None,
-                );
-            }
+        if per_owner_limit == 0
+            && let Some(l) = &cf.per_owner_limit
+        {
+            self.error(
+                l.span(),
+                "connection.per_owner_limit",
+                "the limit must be at least 1",
+                Some("a whole number ≥ 1".into()),
+                None,
+            );
         }
         let wait_for_new_app = cf
             .wait_for_new_app
@@ -903,16 +903,16 @@ impl<'a> Checker<'a> {
             );
         }
         let mandatory = w.mandatory.as_ref().is_some_and(|m| *m.get());
-        if let (true, Some(d)) = (mandatory, &w.default) {
-            if !d.get() {
-                self.error(
-                    d.span(),
-                    &path,
-                    "a mandatory workflow cannot be off by default",
-                    None,
-                    Some("remove `default = false` or `mandatory = true`".into()),
-                );
-            }
+        if let (true, Some(d)) = (mandatory, &w.default)
+            && !d.get()
+        {
+            self.error(
+                d.span(),
+                &path,
+                "a mandatory workflow cannot be off by default",
+                None,
+                Some("remove `default = false` or `mandatory = true`".into()),
+            );
         }
         ir::Workflow {
             name: name.get().clone(),
@@ -962,16 +962,16 @@ impl<'a> Checker<'a> {
         let kname = format!("{kind:?}").to_lowercase();
         // Keys that only some types take.
         let only = |this: &mut Self, present: Option<Range<usize>>, key: &str, ok: &[SettingKind]| {
-            if let Some(span) = present {
-                if !ok.contains(&kind) {
-                    this.error(
-                        span,
-                        &path,
-                        format!("`{key}` does not apply to a `{kname}` setting"),
-                        None,
-                        Some("remove it".into()),
-                    );
-                }
+            if let Some(span) = present
+                && !ok.contains(&kind)
+            {
+                this.error(
+                    span,
+                    &path,
+                    format!("`{key}` does not apply to a `{kname}` setting"),
+                    None,
+                    Some("remove it".into()),
+                );
             }
         };
         only(
@@ -1071,16 +1071,16 @@ impl<'a> Checker<'a> {
                 let osp = Sp::new(p.span(), object.to_owned());
                 if self.object(&osp, &path) {
                     let fsp = Sp::new(p.span(), field.to_owned());
-                    if let Some(f) = self.field(object, &fsp, &path, false) {
-                        if !f.picklist {
-                            self.error(
-                                p.span(),
-                                &path,
-                                format!("`{}` is not a picklist", p.get()),
-                                Some("a picklist field".into()),
-                                None,
-                            );
-                        }
+                    if let Some(f) = self.field(object, &fsp, &path, false)
+                        && !f.picklist
+                    {
+                        self.error(
+                            p.span(),
+                            &path,
+                            format!("`{}` is not a picklist", p.get()),
+                            Some("a picklist field".into()),
+                            None,
+                        );
                     }
                 }
                 ir::SettingType::Picklist {
@@ -1261,16 +1261,16 @@ impl<'a> Checker<'a> {
                 assign_to_current_user: pf.assign.as_ref().is_none_or(|a| *a.get()),
             });
         }
-        if let Err(e) = spec.validate() {
-            if !self.diags.iter().any(|d| d.severity == Severity::Error) {
-                self.error(
-                    s.span(),
-                    "schema",
-                    format!("the schema is not valid: {e}"),
-                    None,
-                    None,
-                );
-            }
+        if let Err(e) = spec.validate()
+            && !self.diags.iter().any(|d| d.severity == Severity::Error)
+        {
+            self.error(
+                s.span(),
+                "schema",
+                format!("the schema is not valid: {e}"),
+                None,
+                None,
+            );
         }
         spec
     }
@@ -1312,16 +1312,16 @@ impl<'a> Checker<'a> {
         let kind = *ff.kind.get();
         let kname = format!("{kind:?}");
         let only = |this: &mut Self, span: Option<Range<usize>>, key: &str, ok: &[FieldKindName]| {
-            if let Some(span) = span {
-                if !ok.contains(&kind) {
-                    this.error(
-                        span,
-                        &path,
-                        format!("`{key}` does not apply to a {kname} field"),
-                        None,
-                        Some("remove it".into()),
-                    );
-                }
+            if let Some(span) = span
+                && !ok.contains(&kind)
+            {
+                this.error(
+                    span,
+                    &path,
+                    format!("`{key}` does not apply to a {kname} field"),
+                    None,
+                    Some("remove it".into()),
+                );
             }
         };
         use FieldKindName as K;
@@ -1410,16 +1410,16 @@ impl<'a> Checker<'a> {
                     ff.precision.as_ref().map(Sp::span),
                 );
                 let scale = ff.scale.as_ref().map_or(0, |s| *s.get());
-                if scale > precision {
-                    if let Some(s) = &ff.scale {
-                        self.error(
-                            s.span(),
-                            &path,
-                            format!("scale {scale} is larger than precision {precision}"),
-                            Some(format!("0..={precision}")),
-                            None,
-                        );
-                    }
+                if scale > precision
+                    && let Some(s) = &ff.scale
+                {
+                    self.error(
+                        s.span(),
+                        &path,
+                        format!("scale {scale} is larger than precision {precision}"),
+                        Some(format!("0..={precision}")),
+                        None,
+                    );
                 }
                 FieldType::Number { precision, scale }
             }
@@ -1454,13 +1454,11 @@ impl<'a> Checker<'a> {
                 let relationship_name = match &ff.relationship {
                     Some(r) => r.get().clone(),
                     None => {
-                        let plural = self
-                            .schema
-                            .custom
-                            .contains_key(object)
-                            .then(|| object.trim_end_matches("__c").to_owned() + "s")
-                            .unwrap_or_else(|| format!("{}_{}", object, name.get().trim_end_matches("__c")));
-                        plural
+                        if self.schema.custom.contains_key(object) {
+                            object.trim_end_matches("__c").to_owned() + "s"
+                        } else {
+                            format!("{}_{}", object, name.get().trim_end_matches("__c"))
+                        }
                     }
                 };
                 if !relationships.insert((to.get().clone(), relationship_name.clone())) {
@@ -1676,7 +1674,7 @@ impl<'a> Checker<'a> {
             }
         };
         // Keys that belong to other kinds of step.
-        let keyed: Vec<(&str, Option<Range<usize>>, &[&str])> = vec![
+        let keyed: Vec<KeyUse<'_>> = vec![
             (
                 "by",
                 sf.by.as_ref().and_then(|m| m.0.first()).map(|(k, _)| k.span()),
@@ -1728,19 +1726,19 @@ impl<'a> Checker<'a> {
             ),
         ];
         for (key, span, ok) in keyed {
-            if let Some(span) = span {
-                if !ok.contains(&kind) {
-                    self.error(
-                        span,
-                        &path,
-                        format!("`{key}` does not apply to a `{kind}` step"),
-                        None,
-                        Some(format!(
-                            "`{key}` belongs to a {} step; remove it here",
-                            ok.join(" or ")
-                        )),
-                    );
-                }
+            if let Some(span) = span
+                && !ok.contains(&kind)
+            {
+                self.error(
+                    span,
+                    &path,
+                    format!("`{key}` does not apply to a `{kind}` step"),
+                    None,
+                    Some(format!(
+                        "`{key}` belongs to a {} step; remove it here",
+                        ok.join(" or ")
+                    )),
+                );
             }
         }
         let when = sf
@@ -1906,20 +1904,18 @@ impl<'a> Checker<'a> {
                 let known = self.schema.knows(object.get());
                 let external_id = match &sf.external_id {
                     Some(x) => {
-                        if known {
-                            if let Some(f) =
+                        if known
+                            && let Some(f) =
                                 self.field(object.get(), x, &format!("{path} › external_id"), false)
-                            {
-                                if !f.external_id {
-                                    self.error(
-                                        x.span(),
-                                        &format!("{path} › external_id"),
-                                        format!("`{}.{}` is not an external id", object.get(), x.get()),
-                                        Some("a field marked `external_id = true`".into()),
-                                        Some("mark it `external_id = true` in the schema".into()),
-                                    );
-                                }
-                            }
+                            && !f.external_id
+                        {
+                            self.error(
+                                x.span(),
+                                &format!("{path} › external_id"),
+                                format!("`{}.{}` is not an external id", object.get(), x.get()),
+                                Some("a field marked `external_id = true`".into()),
+                                Some("mark it `external_id = true` in the schema".into()),
+                            );
                         }
                         Some(x.get().clone())
                     }
@@ -1943,16 +1939,16 @@ impl<'a> Checker<'a> {
                     &path,
                     scope,
                 )?;
-                if let Some(x) = &external_id {
-                    if let Some((k, _)) = sf.fields.as_ref().and_then(|m| m.get(x)) {
-                        self.error(
-                            k.span(),
-                            &path,
-                            format!("`{x}` is set from `key`; do not write it in `fields` too"),
-                            None,
-                            Some("remove it from `fields`".into()),
-                        );
-                    }
+                if let Some(x) = &external_id
+                    && let Some((k, _)) = sf.fields.as_ref().and_then(|m| m.get(x))
+                {
+                    self.error(
+                        k.span(),
+                        &path,
+                        format!("`{x}` is set from `key`; do not write it in `fields` too"),
+                        None,
+                        Some("remove it from `fields`".into()),
+                    );
                 }
                 ir::StepKind::Upsert(ir::UpsertStep {
                     external_id: external_id?,
@@ -1995,20 +1991,19 @@ impl<'a> Checker<'a> {
                     .undo
                     .as_ref()
                     .and_then(|c| self.expr(c, &format!("{path} › undo"), scope));
-                if !self.correlated {
-                    if let Some(u) = &sf.undo {
-                        self.report(
-                            Severity::Warning,
-                            u.span(),
-                            &path,
-                            "no flow declares `correlate`, so there is nothing for this undo to find",
-                            None,
-                            Some(
-                                "add `correlate = \"event.<key>\"` to the flows whose writes this undoes"
-                                    .into(),
-                            ),
-                        );
-                    }
+                if !self.correlated
+                    && let Some(u) = &sf.undo
+                {
+                    self.report(
+                        Severity::Warning,
+                        u.span(),
+                        &path,
+                        "no flow declares `correlate`, so there is nothing for this undo to find",
+                        None,
+                        Some(
+                            "add `correlate = \"event.<key>\"` to the flows whose writes this undoes".into(),
+                        ),
+                    );
                 }
                 let mut objects = Vec::new();
                 for o in sf.objects.iter().flatten() {
@@ -2147,16 +2142,16 @@ impl<'a> Checker<'a> {
             .filter
             .as_ref()
             .and_then(|f| self.soql_where(sf.object.get(), f, &format!("{path} › filter")));
-        if let Some(sch) = &sf.schedule {
-            if sch.get().split_whitespace().count() != 5 {
-                self.error(
-                    sch.span(),
-                    &format!("{path} › schedule"),
-                    format!("`{}` is not a cron schedule", sch.get()),
-                    Some("five fields: minute hour day month weekday (\"0 * * * *\")".into()),
-                    None,
-                );
-            }
+        if let Some(sch) = &sf.schedule
+            && sch.get().split_whitespace().count() != 5
+        {
+            self.error(
+                sch.span(),
+                &format!("{path} › schedule"),
+                format!("`{}` is not a cron schedule", sch.get()),
+                Some("five fields: minute hour day month weekday (\"0 * * * *\")".into()),
+                None,
+            );
         }
         let workflow = sf
             .workflow

@@ -42,8 +42,9 @@ pub struct Origin {
     pub column: usize,
     /// The recipe path of the slot.
     pub path: String,
-    /// Byte range of the expression's text in the file (the quoted string as written).
-    pub span: std::ops::Range<usize>,
+    /// Byte range of the expression's text in the file (the quoted string as written); `u32`
+    /// keeps [`EvalError`] small (recipe files are far below 4 GiB).
+    pub span: std::ops::Range<u32>,
 }
 
 /// A variable an expression reads: its root (`event`), the member selected on it (`email` in

@@ -5,12 +5,15 @@
 
 use forcebridge_soql::ast::{Condition, InList, Operand};
 
+/// A fragment that does not parse: the parser's sentence and the offset in the fragment.
+pub type FragmentError = (String, Option<usize>);
+
 /// Parses `prefix + fragment` and returns the field paths the fragment names (dotted) with their
 /// byte offsets in the fragment.
 ///
 /// # Errors
 /// The parser's sentence and, when it gives one, the offset in the fragment.
-pub fn fields_of(prefix: &str, fragment: &str) -> Result<Vec<(String, usize)>, (String, Option<usize>)> {
+pub fn fields_of(prefix: &str, fragment: &str) -> Result<Vec<(String, usize)>, FragmentError> {
     if fragment.trim().is_empty() {
         return Err(("empty fragment".into(), None));
     }
@@ -54,10 +57,10 @@ fn position(message: &str, text: &str) -> Option<usize> {
 }
 
 fn operand(op: &Operand, base: usize, out: &mut Vec<(String, usize)>) {
-    if let Operand::Field(f) = op {
-        if let Some(offset) = f.pos().offset.checked_sub(base) {
-            out.push((f.dotted(), offset));
-        }
+    if let Operand::Field(f) = op
+        && let Some(offset) = f.pos().offset.checked_sub(base)
+    {
+        out.push((f.dotted(), offset));
     }
 }
 

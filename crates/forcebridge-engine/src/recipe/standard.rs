@@ -189,9 +189,17 @@ const FEED_ITEM: &[(&str, Kind)] = &[
     ("IsRichText", Kind::Bool),
 ];
 
-/// The standard objects known, each with its own fields and whether it has `OwnerId`/`Name`
-/// and an address.
-const OBJECTS: &[(&str, &[(&str, Kind)], bool, Option<&str>)] = &[
+/// One standard object: its name, its own fields, whether it has `OwnerId`/`Name`, and the
+/// prefix of its address fields, if it has an address.
+type ObjectRow = (
+    &'static str,
+    &'static [(&'static str, Kind)],
+    bool,
+    Option<&'static str>,
+);
+
+/// The standard objects known.
+const OBJECTS: &[ObjectRow] = &[
     ("Lead", LEAD, true, Some("")),
     ("Contact", CONTACT, true, Some("Mailing")),
     ("Account", ACCOUNT, true, Some("Billing")),

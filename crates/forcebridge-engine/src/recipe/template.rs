@@ -212,10 +212,11 @@ impl Template {
                 {
                     j += 1;
                 }
-                if let Some(name) = self.source.get(start..j) {
-                    if !name.is_empty() && !FILTERS.contains(&name) {
-                        out.push((name.to_owned(), start));
-                    }
+                if let Some(name) = self.source.get(start..j)
+                    && !name.is_empty()
+                    && !FILTERS.contains(&name)
+                {
+                    out.push((name.to_owned(), start));
                 }
                 i = j;
                 continue;
