@@ -19,6 +19,7 @@
 //! wrong tenant sees "not found", never another tenant's row.
 
 mod clock;
+pub mod control;
 mod error;
 mod model;
 mod ops;
@@ -39,6 +40,10 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use control::{
+    AttemptOutcome, DeliveryAttempt, DeliveryState, DueDelivery, Notification, OAuthPending, Scope, Session,
+    WebhookDelivery, WebhookEndpoint,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
 pub use queue::{

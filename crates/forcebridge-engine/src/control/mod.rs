@@ -6,3 +6,4 @@
 //! Invariant: every call takes the tenant it acts for and never reads or changes another
 //! tenant's rows (a foreign id is "not found").
 pub mod clients;
+pub mod notify;
