@@ -20,6 +20,7 @@
 
 mod clock;
 pub mod control;
+pub mod deliveries;
 mod error;
 mod model;
 mod ops;
@@ -41,8 +42,11 @@ use tokio::sync::watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use control::{
-    AttemptOutcome, DeliveryAttempt, DeliveryState, DueDelivery, Notification, OAuthPending, Scope, Session,
-    WebhookDelivery, WebhookEndpoint,
+    AttemptOutcome, DeliveryAttempt, DueWebhook, Notification, OAuthPending, Scope, Session, WebhookDelivery,
+    WebhookDeliveryState, WebhookEndpoint,
+};
+pub use deliveries::{
+    BudgetRow, Delivery, DeliveryFilter, DeliveryState, DeliveryUpdate, DueDelivery, JournalRow, NewDelivery,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
@@ -1334,6 +1338,8 @@ impl Tx {
         on_tx!(self, m, c, ctx => m::update_credentials(c, ctx, tenant, id, creds).await)
     }
 }
+
+mod deliveries_api;
 
 #[cfg(test)]
 mod tests {

@@ -402,7 +402,7 @@ mod suite {
             )
             .await
             .unwrap();
-        assert_eq!(st, DeliveryState::Pending);
+        assert_eq!(st, WebhookDeliveryState::Pending);
         let head_b = due
             .iter()
             .find(|d| d.notification.connection_id.as_ref() == Some(&b))
@@ -439,9 +439,9 @@ mod suite {
             .record_webhook_attempt(due[0].delivery.id, &failed(Some(chrono::Duration::days(4)), now))
             .await
             .unwrap();
-        assert_eq!(st, DeliveryState::Failed);
+        assert_eq!(st, WebhookDeliveryState::Failed);
         let d = s.get_webhook_delivery(&t.id, due[0].delivery.id).await.unwrap();
-        assert_eq!(d.state, DeliveryState::Failed);
+        assert_eq!(d.state, WebhookDeliveryState::Failed);
         assert_eq!(d.last_status, Some(500));
         s.redeliver_webhook(&t.id, d.id, THREE_DAYS).await.unwrap();
         let again = s

@@ -242,7 +242,7 @@ pub struct WebhookEndpoint {
 /// Where a webhook delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
+pub enum WebhookDeliveryState {
     /// Not yet delivered; retried until its give-up time.
     Pending,
     /// The receiver answered 2xx.
@@ -251,21 +251,21 @@ pub enum DeliveryState {
     Failed,
 }
 
-impl DeliveryState {
+impl WebhookDeliveryState {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
-            DeliveryState::Pending => "pending",
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::Failed => "failed",
+            WebhookDeliveryState::Pending => "pending",
+            WebhookDeliveryState::Delivered => "delivered",
+            WebhookDeliveryState::Failed => "failed",
         }
     }
 
     fn parse(s: &str) -> Result<Self> {
         match s {
-            "pending" => Ok(DeliveryState::Pending),
-            "delivered" => Ok(DeliveryState::Delivered),
-            "failed" => Ok(DeliveryState::Failed),
+            "pending" => Ok(WebhookDeliveryState::Pending),
+            "delivered" => Ok(WebhookDeliveryState::Delivered),
+            "failed" => Ok(WebhookDeliveryState::Failed),
             other => Err(Error::corrupt("webhook_deliveries", format!("state {other:?}"))),
         }
     }
@@ -287,7 +287,7 @@ pub struct WebhookDelivery {
     /// The connection it concerns, if any.
     pub connection_id: Option<ConnectionId>,
     /// Where it stands.
-    pub state: DeliveryState,
+    pub state: WebhookDeliveryState,
     /// Attempts so far.
     pub attempts: u32,
     /// When it is next tried (while pending).
@@ -319,7 +319,7 @@ pub struct DeliveryAttempt {
 
 /// A delivery leased for sending, with what is needed to send it.
 #[derive(Debug)]
-pub struct DueDelivery {
+pub struct DueWebhook {
     /// The delivery.
     pub delivery: WebhookDelivery,
     /// The notification it carries.
@@ -703,11 +703,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Crypto`] when an endpoint's secret does not open.
-    pub async fn lease_webhook_deliveries(
-        &self,
-        limit: u32,
-        lease_for: Duration,
-    ) -> Result<Vec<DueDelivery>> {
+    pub async fn lease_webhook_deliveries(&self, limit: u32, lease_for: Duration) -> Result<Vec<DueWebhook>> {
         ctl_write!(self, m, c, ctx => m::lease_due_deliveries(c, ctx, i64::from(limit), ms(lease_for)).await)
     }
 
@@ -716,7 +712,11 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::NotFound`].
-    pub async fn record_webhook_attempt(&self, id: i64, outcome: &AttemptOutcome) -> Result<DeliveryState> {
+    pub async fn record_webhook_attempt(
+        &self,
+        id: i64,
+        outcome: &AttemptOutcome,
+    ) -> Result<WebhookDeliveryState> {
         ctl_write!(self, m, c, ctx => m::record_delivery_attempt(c, ctx, id, outcome).await)
     }
 

@@ -425,7 +425,7 @@ macro_rules! define_control_sql {
                     .try_get::<Option<String>, _>("connection_id")?
                     .map(|s| ConnectionId::parse(&s))
                     .transpose()?,
-                state: DeliveryState::parse(row.try_get("state")?)?,
+                state: WebhookDeliveryState::parse(row.try_get("state")?)?,
                 attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
                 next_attempt_at: from_millis(row.try_get("next_attempt_at")?),
                 give_up_at: from_millis(row.try_get("give_up_at")?),
@@ -438,7 +438,7 @@ macro_rules! define_control_sql {
             })
         }
 
-        pub(crate) async fn lease_due_deliveries(c: &mut Conn, ctx: &Ctx, limit: i64, lease_ms: i64) -> Result<Vec<DueDelivery>> {
+        pub(crate) async fn lease_due_deliveries(c: &mut Conn, ctx: &Ctx, limit: i64, lease_ms: i64) -> Result<Vec<DueWebhook>> {
             let now = now_ms(ctx);
             // Only the head of each (endpoint, connection) line is due: a later delivery waits
             // until every earlier one was delivered or given up, which keeps them in order.
@@ -478,7 +478,7 @@ macro_rules! define_control_sql {
                     .open(&webhook_aad(delivery.tenant_id.as_str(), &delivery.endpoint_id), &sealed)?;
                 let secret = String::from_utf8(secret.to_vec())
                     .map_err(|_| Error::corrupt("webhook_endpoints", "secret is not UTF-8"))?;
-                out.push(DueDelivery {
+                out.push(DueWebhook {
                     notification: Notification {
                         id: delivery.notification_id,
                         tenant_id: delivery.tenant_id.clone(),
@@ -500,7 +500,7 @@ macro_rules! define_control_sql {
             ctx: &Ctx,
             id: i64,
             attempt: &AttemptOutcome,
-        ) -> Result<DeliveryState> {
+        ) -> Result<WebhookDeliveryState> {
             let now = now_ms(ctx);
             let row = sqlx::query("SELECT give_up_at, attempts FROM webhook_deliveries WHERE id = $1")
                 .bind(id)
@@ -520,11 +520,11 @@ macro_rules! define_control_sql {
             .await?;
             let next = attempt.retry_at.map(to_millis);
             let (state, next_at, finished) = if attempt.delivered {
-                (DeliveryState::Delivered, now, Some(now))
+                (WebhookDeliveryState::Delivered, now, Some(now))
             } else {
                 match next {
-                    Some(t) if t <= give_up_at => (DeliveryState::Pending, t, None),
-                    _ => (DeliveryState::Failed, now, Some(now)),
+                    Some(t) if t <= give_up_at => (WebhookDeliveryState::Pending, t, None),
+                    _ => (WebhookDeliveryState::Failed, now, Some(now)),
                 }
             };
             sqlx::query(

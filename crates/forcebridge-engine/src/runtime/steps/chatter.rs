@@ -1,0 +1,154 @@
+//! `chatter`: post a feed item on a record for each active event. Posts are journaled as intents
+//! before they are sent; a retried delivery with an unsettled intent first looks at the record's
+//! feed for a post with the same text and adopts it, so a crash never posts twice.
+//!
+//! Invariant: the text is rendered once per event and the same text is what is posted, journaled
+//! and compared on recovery.
+
+use forcebridge_salesforce::RecordId;
+use futures::TryStreamExt as _;
+use serde_json::{Value, json};
+
+use super::{journal_row, scalar_text, soql_literal};
+use crate::recipe::ir::ChatterStep;
+use crate::runtime::batch::{Ctx, Item};
+use crate::runtime::outcome::{self, Fate};
+
+const API: &str = "chatter";
+
+/// Runs the step.
+pub async fn run(ctx: &mut Ctx<'_>, step: &str, c: &ChatterStep, items: &mut [Item], active: &[usize]) {
+    let mut posts: Vec<(usize, RecordId, String)> = Vec::new();
+    for &i in active {
+        let on = match c.on.eval(&items[i].scope) {
+            Ok(v) => scalar_text(&v).and_then(|s| RecordId::parse(&s).ok()),
+            Err(e) => {
+                items[i].fail(Fate::Dead {
+                    reason: super::eval_reason(&e),
+                });
+                continue;
+            }
+        };
+        let Some(on) = on else {
+            items[i]
+                .scope
+                .set_step(step, json!({ "id": null, "posted": false }));
+            continue;
+        };
+        match c.body.render(&items[i].scope) {
+            Ok(text) => posts.push((i, on, text)),
+            Err(e) => items[i].fail(Fate::Dead {
+                reason: super::eval_reason(&e),
+            }),
+        }
+    }
+    if posts.is_empty() {
+        return;
+    }
+    let delivery_ids: Vec<i64> = posts.iter().map(|(i, _, _)| items[*i].due.delivery.id).collect();
+    let earlier = ctx
+        .engine
+        .store()
+        .journal_for_deliveries(&delivery_ids)
+        .await
+        .unwrap_or_default();
+    let mut to_post = Vec::new();
+    for (i, on, text) in posts {
+        let did = items[i].due.delivery.id;
+        let unsettled = earlier
+            .iter()
+            .any(|r| r.delivery_id == Some(did) && r.step.as_deref() == Some(step) && r.state == "intent");
+        if unsettled {
+            match find_post(ctx, &on, &text).await {
+                Ok(Some(id)) => {
+                    items[i].scope.set_step(step, json!({ "id": id, "posted": true }));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(fate) => {
+                    items[i].fail(fate);
+                    continue;
+                }
+            }
+        }
+        to_post.push((i, on, text));
+    }
+    let intents: Vec<_> = to_post
+        .iter()
+        .map(|(i, on, text)| {
+            journal_row(
+                ctx,
+                &items[*i],
+                step,
+                "chatter_post",
+                "FeedItem",
+                None,
+                API,
+                "intent",
+                json!({ "parent": on.as_str(), "text": text }),
+            )
+        })
+        .collect();
+    let intent_ids = match ctx.engine.store().journal_write_many(&intents).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            for (i, _, _) in &to_post {
+                items[*i].fail(Fate::Retry {
+                    reason: json!({ "error": e.to_string() }),
+                });
+            }
+            return;
+        }
+    };
+    let mut settles = Vec::new();
+    for ((i, on, text), jid) in to_post.into_iter().zip(intent_ids) {
+        ctx.count(API, 1);
+        match ctx.client.post_feed_item(&on, &text).await {
+            Ok(fe) => {
+                items[i]
+                    .scope
+                    .set_step(step, json!({ "id": fe.id, "posted": true }));
+                settles.push((jid, Some(fe.id), "done"));
+            }
+            Err(e) => {
+                items[i].fail(outcome::for_call_error(&e, API));
+                if !e.kind().is_retryable() {
+                    settles.push((jid, None, "failed"));
+                }
+            }
+        }
+    }
+    if let Ok(mut tx) = ctx.engine.store().begin().await {
+        let mut ok = true;
+        for (id, rid, state) in &settles {
+            ok &= tx.journal_settle(*id, rid.as_deref(), state, None).await.is_ok();
+        }
+        if ok {
+            let _ = tx.commit().await;
+        }
+    }
+}
+
+async fn find_post(ctx: &mut Ctx<'_>, on: &RecordId, text: &str) -> Result<Option<String>, Fate> {
+    let soql = format!(
+        "SELECT Id, Body FROM FeedItem WHERE ParentId = {}",
+        soql_literal(on.as_str())
+    );
+    ctx.count("query", 1);
+    let rows: Vec<Value> = ctx
+        .client
+        .query::<Value>(&soql)
+        .try_collect()
+        .await
+        .map_err(|e| outcome::for_call_error(&e, "query"))?;
+    Ok(rows
+        .iter()
+        .find(|r| {
+            r.get("Body")
+                .and_then(Value::as_str)
+                .is_some_and(|b| b.trim() == text.trim())
+        })
+        .and_then(|r| r.get("Id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned))
+}

@@ -1,0 +1,591 @@
+//! `create`, `upsert`, `update` and `delete`: one sObject Collections call per 200 records of a
+//! batch.
+//!
+//! - create: journaled as an intent before the call; a retried delivery whose intent was never
+//!   settled (the process died mid-call) first looks for the record it may have created, by the
+//!   values it wrote, and adopts it instead of creating a second one.
+//! - upsert: by external id; several events of the batch with the same key become one record
+//!   (later values win) and share its id.
+//! - update: several updates to one record coalesce into one write that sends only the fields
+//!   whose value differs from the record's current value, which is read first and kept in the
+//!   journal (`previous`) so that undo can restore it.
+//! - delete: a record that is already gone counts as deleted.
+//!
+//! Invariant: each item gets exactly one output or one failure from the step.
+
+use std::collections::BTreeMap;
+
+use forcebridge_salesforce::RecordId;
+use forcebridge_salesforce::collections::{CollectionOptions, RecordOutcome};
+use futures::TryStreamExt as _;
+use serde_json::{Map, Value, json};
+
+use super::{build_record, eval_reason, journal_row, scalar_text, soql_literal};
+use crate::recipe::ir::{DeleteStep, UpdateStep, UpsertStep, WriteStep};
+use crate::runtime::batch::{Ctx, Item};
+use crate::runtime::outcome::{self, Fate};
+
+const API: &str = "collections";
+
+fn calls(n: usize) -> u64 {
+    u64::try_from(n.div_ceil(200)).unwrap_or(u64::MAX)
+}
+
+/// Applies a record outcome to an item: output on success, fate on failure.
+fn settle(item: &mut Item, step: &str, out: &RecordOutcome, object: &str) -> Option<(String, Option<bool>)> {
+    match out {
+        RecordOutcome::Saved { id, created } => {
+            item.scope.set_step(
+                step,
+                json!({ "id": id.as_str(), "object": object, "created": created.unwrap_or(true) }),
+            );
+            Some((id.as_str().to_owned(), *created))
+        }
+        RecordOutcome::Failed { errors } => {
+            item.fail(outcome::for_record_errors(errors, API));
+            None
+        }
+        RecordOutcome::NotSent(e) => {
+            item.fail(outcome::for_call_error(e, API));
+            None
+        }
+    }
+}
+
+/// `create` for the active items.
+pub async fn create(ctx: &mut Ctx<'_>, step: &str, w: &WriteStep, items: &mut [Item], active: &[usize]) {
+    let mut records = Vec::new();
+    let mut who = Vec::new();
+    for &i in active {
+        match build_record(w, &items[i].scope) {
+            Ok(r) => {
+                records.push(r);
+                who.push(i);
+            }
+            Err(e) => items[i].fail(Fate::Dead {
+                reason: eval_reason(&e),
+            }),
+        }
+    }
+    let ids = create_records(ctx, step, &w.object, records, &who, items).await;
+    for (k, &i) in who.iter().enumerate() {
+        if let Some(Some(id)) = ids.get(k) {
+            items[i]
+                .scope
+                .set_step(step, json!({ "id": id, "object": w.object, "created": true }));
+        }
+    }
+}
+
+/// Creates `records` (one per `who[k]` item, several items may share one record in `owners`) with
+/// intents journaled first and crash recovery by re-matching. Returns the id per record.
+pub async fn create_records(
+    ctx: &mut Ctx<'_>,
+    step: &str,
+    object: &str,
+    records: Vec<Map<String, Value>>,
+    who: &[usize],
+    items: &mut [Item],
+) -> Vec<Option<String>> {
+    let mut ids: Vec<Option<String>> = vec![None; records.len()];
+    if records.is_empty() {
+        return ids;
+    }
+    // A retried delivery may have created its record before the process died.
+    let delivery_ids: Vec<i64> = who.iter().map(|&i| items[i].due.delivery.id).collect();
+    let earlier = match ctx.engine.store().journal_for_deliveries(&delivery_ids).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            fail_all(
+                items,
+                who,
+                Fate::Retry {
+                    reason: json!({ "error": e.to_string() }),
+                },
+            );
+            return ids;
+        }
+    };
+    for (k, &i) in who.iter().enumerate() {
+        let did = items[i].due.delivery.id;
+        let unsettled = earlier
+            .iter()
+            .any(|r| r.delivery_id == Some(did) && r.step.as_deref() == Some(step) && r.state == "intent");
+        if unsettled {
+            match rematch(ctx, object, &records[k]).await {
+                Ok(Some(id)) => ids[k] = Some(id),
+                Ok(None) => {}
+                Err(fate) => items[i].fail(fate),
+            }
+        }
+    }
+    let to_send: Vec<usize> = (0..records.len())
+        .filter(|&k| ids[k].is_none() && items[who[k]].running())
+        .collect();
+    if to_send.is_empty() {
+        return ids;
+    }
+    let intents: Vec<_> = to_send
+        .iter()
+        .map(|&k| {
+            journal_row(
+                ctx,
+                &items[who[k]],
+                step,
+                "create",
+                object,
+                None,
+                API,
+                "intent",
+                json!({ "fields": records[k] }),
+            )
+        })
+        .collect();
+    let intent_ids = match ctx.engine.store().journal_write_many(&intents).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            fail_all(
+                items,
+                who,
+                Fate::Retry {
+                    reason: json!({ "error": e.to_string() }),
+                },
+            );
+            return ids;
+        }
+    };
+    let body: Vec<Value> = to_send
+        .iter()
+        .map(|&k| Value::Object(records[k].clone()))
+        .collect();
+    ctx.count(API, calls(body.len()));
+    let result = ctx
+        .client
+        .create_many(object, &body, CollectionOptions::default())
+        .await;
+    let mut settles = Vec::new();
+    match result {
+        Ok(outs) => {
+            for ((&k, out), jid) in to_send.iter().zip(outs.iter()).zip(&intent_ids) {
+                let i = who[k];
+                match out {
+                    RecordOutcome::Saved { id, .. } => {
+                        ids[k] = Some(id.as_str().to_owned());
+                        settles.push((*jid, Some(id.as_str().to_owned()), "done"));
+                    }
+                    other => {
+                        settle(&mut items[i], step, other, object);
+                        settles.push((*jid, None, "failed"));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            // Nothing is known about the records: the intents stay, and the retry re-matches.
+            let fate = outcome::for_call_error(&e, API);
+            for &k in &to_send {
+                items[who[k]].fail(fate.clone());
+            }
+        }
+    }
+    if let Err(e) = settle_journal(ctx, &settles).await {
+        tracing::warn!(error = %e, "settling journal intents failed; a retry will re-match");
+    }
+    ids
+}
+
+async fn settle_journal(ctx: &Ctx<'_>, settles: &[(i64, Option<String>, &str)]) -> crate::Result<()> {
+    if settles.is_empty() {
+        return Ok(());
+    }
+    let mut tx = ctx.engine.store().begin().await?;
+    for (id, rid, state) in settles {
+        tx.journal_settle(*id, rid.as_deref(), state, None).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Looks for a record with exactly the scalar values a create wrote.
+async fn rematch(
+    ctx: &mut Ctx<'_>,
+    object: &str,
+    record: &Map<String, Value>,
+) -> Result<Option<String>, Fate> {
+    let conds: Vec<String> = record
+        .iter()
+        .filter_map(|(k, v)| match v {
+            Value::String(s) if s.len() <= 255 => Some(format!("{k} = {}", soql_literal(s))),
+            Value::Number(n) => Some(format!("{k} = {n}")),
+            Value::Bool(b) => Some(format!("{k} = {b}")),
+            _ => None,
+        })
+        .collect();
+    if conds.is_empty() {
+        return Ok(None);
+    }
+    let soql = format!(
+        "SELECT Id FROM {object} WHERE {} ORDER BY CreatedDate DESC LIMIT 1",
+        conds.join(" AND ")
+    );
+    ctx.count("query", 1);
+    let rows: Vec<Value> = ctx
+        .client
+        .query::<Value>(&soql)
+        .try_collect()
+        .await
+        .map_err(|e| outcome::for_call_error(&e, "query"))?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.get("Id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned))
+}
+
+fn fail_all(items: &mut [Item], who: &[usize], fate: Fate) {
+    for &i in who {
+        items[i].fail(fate.clone());
+    }
+}
+
+/// `upsert` for the active items.
+pub async fn upsert(ctx: &mut Ctx<'_>, step: &str, u: &UpsertStep, items: &mut [Item], active: &[usize]) {
+    // key → (merged record, items sharing it)
+    let mut groups: BTreeMap<String, (Map<String, Value>, Vec<usize>)> = BTreeMap::new();
+    for &i in active {
+        let key = match u.key.eval(&items[i].scope) {
+            Ok(v) => scalar_text(&v),
+            Err(e) => {
+                items[i].fail(Fate::Dead {
+                    reason: eval_reason(&e),
+                });
+                continue;
+            }
+        };
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            items[i].fail(Fate::Dead {
+                reason: json!({
+                    "error": format!("the upsert key `{}` is empty for this event", u.key.source()),
+                    "code": "EMPTY_EXTERNAL_ID",
+                    "remedy": "send the field the recipe uses as external id, then replay",
+                }),
+            });
+            continue;
+        };
+        match build_record(&u.record, &items[i].scope) {
+            Ok(mut r) => {
+                r.insert(u.external_id.clone(), Value::String(key.clone()));
+                let entry = groups.entry(key).or_insert_with(|| (Map::new(), Vec::new()));
+                for (k, v) in r {
+                    entry.0.insert(k, v);
+                }
+                entry.1.push(i);
+            }
+            Err(e) => items[i].fail(Fate::Dead {
+                reason: eval_reason(&e),
+            }),
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    let object = &u.record.object;
+    let previous = if u.keep_previous {
+        read_by(
+            ctx,
+            object,
+            &u.external_id,
+            groups.keys().cloned().collect(),
+            &fields_of(groups.values().map(|g| &g.0)),
+        )
+        .await
+        .unwrap_or_default()
+    } else {
+        BTreeMap::new()
+    };
+    let body: Vec<Value> = groups.values().map(|(r, _)| Value::Object(r.clone())).collect();
+    ctx.count(API, calls(body.len()));
+    let result = ctx
+        .client
+        .upsert_many(object, &u.external_id, &body, CollectionOptions::default())
+        .await;
+    let mut rows = Vec::new();
+    match result {
+        Ok(outs) => {
+            for ((key, (record, members)), out) in groups.iter().zip(outs.iter()) {
+                for &i in members {
+                    if let Some((id, created)) = settle(&mut items[i], step, out, object) {
+                        let mut detail = json!({ "fields": record, "external_id": { "field": u.external_id, "value": key }, "created": created });
+                        if let Some(prev) = previous.get(key) {
+                            detail["previous"] = prev.clone();
+                        }
+                        // One journal row per record: the first event of the group wrote it.
+                        if i == members[0] {
+                            rows.push(journal_row(
+                                ctx,
+                                &items[i],
+                                step,
+                                "upsert",
+                                object,
+                                Some(id),
+                                API,
+                                "done",
+                                detail,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            let fate = outcome::for_call_error(&e, API);
+            for (_, members) in groups.values() {
+                fail_all(items, members, fate.clone());
+            }
+        }
+    }
+    write_rows(ctx, &rows).await;
+}
+
+fn fields_of<'a>(records: impl Iterator<Item = &'a Map<String, Value>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in records {
+        for (k, v) in r {
+            if !v.is_object() && !out.contains(k) {
+                out.push(k.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Reads `fields` of the records whose `by` field is in `keys` (one query per 200 keys).
+async fn read_by(
+    ctx: &mut Ctx<'_>,
+    object: &str,
+    by: &str,
+    keys: Vec<String>,
+    fields: &[String],
+) -> Result<BTreeMap<String, Value>, Fate> {
+    let mut out = BTreeMap::new();
+    let mut cols: Vec<String> = vec!["Id".into(), by.to_owned()];
+    for f in fields {
+        if !cols.contains(f) {
+            cols.push(f.clone());
+        }
+    }
+    for chunk in keys.chunks(200) {
+        let list: Vec<String> = chunk.iter().map(|k| soql_literal(k)).collect();
+        let soql = format!(
+            "SELECT {} FROM {object} WHERE {by} IN ({})",
+            cols.join(", "),
+            list.join(", ")
+        );
+        ctx.count("query", 1);
+        let rows: Vec<Value> = ctx
+            .client
+            .query::<Value>(&soql)
+            .try_collect()
+            .await
+            .map_err(|e| outcome::for_call_error(&e, "query"))?;
+        for mut r in rows {
+            let key = r.get(by).and_then(scalar_text);
+            if let (Some(k), Some(obj)) = (key, r.as_object_mut()) {
+                obj.remove("attributes");
+                out.insert(k, r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `update` for the active items.
+pub async fn update(ctx: &mut Ctx<'_>, step: &str, u: &UpdateStep, items: &mut [Item], active: &[usize]) {
+    let mut groups: BTreeMap<String, (Map<String, Value>, Vec<usize>)> = BTreeMap::new();
+    for &i in active {
+        let id = match u.id.eval(&items[i].scope) {
+            Ok(v) => scalar_text(&v).and_then(|s| RecordId::parse(&s).ok()),
+            Err(e) => {
+                items[i].fail(Fate::Dead {
+                    reason: eval_reason(&e),
+                });
+                continue;
+            }
+        };
+        let Some(id) = id else {
+            items[i].fail(Fate::Dead {
+                reason: json!({ "error": format!("`{}` is not a record id for this event", u.id.source()), "code": "INVALID_ID", "remedy": "fix the event's data or the recipe, then replay" }),
+            });
+            continue;
+        };
+        match build_record(&u.record, &items[i].scope) {
+            Ok(r) => {
+                let entry = groups
+                    .entry(id.as_str().to_owned())
+                    .or_insert_with(|| (Map::new(), Vec::new()));
+                entry.0.extend(r);
+                entry.1.push(i);
+            }
+            Err(e) => items[i].fail(Fate::Dead {
+                reason: eval_reason(&e),
+            }),
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    let object = &u.record.object;
+    let fields = fields_of(groups.values().map(|g| &g.0));
+    let current = match read_by(ctx, object, "Id", groups.keys().cloned().collect(), &fields).await {
+        Ok(c) => c,
+        Err(fate) => {
+            for (_, members) in groups.values() {
+                fail_all(items, members, fate.clone());
+            }
+            return;
+        }
+    };
+    // Only what changes is sent; a record with no change is not sent at all.
+    let mut send: Vec<Change> = Vec::new();
+    for (id, (record, members)) in &groups {
+        let now = current.get(id).cloned().unwrap_or(Value::Null);
+        let mut diff = Map::new();
+        let mut prev = Map::new();
+        for (k, v) in record {
+            let old = now.get(k).cloned().unwrap_or(Value::Null);
+            if !same(&old, v) {
+                diff.insert(k.clone(), v.clone());
+                prev.insert(k.clone(), old);
+            }
+        }
+        for &i in members {
+            items[i].scope.set_step(
+                step,
+                json!({ "id": id, "object": object, "changed": diff.keys().collect::<Vec<_>>() }),
+            );
+        }
+        if !diff.is_empty() {
+            diff.insert("Id".into(), Value::String(id.clone()));
+            send.push((id.clone(), diff, prev));
+        }
+    }
+    if send.is_empty() {
+        return;
+    }
+    let body: Vec<Value> = send.iter().map(|(_, d, _)| Value::Object(d.clone())).collect();
+    ctx.count(API, calls(body.len()));
+    let result = ctx
+        .client
+        .update_many(object, &body, CollectionOptions::default())
+        .await;
+    let mut rows = Vec::new();
+    match result {
+        Ok(outs) => {
+            for ((id, diff, prev), out) in send.iter().zip(outs.iter()) {
+                let members = &groups[id].1;
+                for &i in members {
+                    if settle(&mut items[i], step, out, object).is_some() && i == members[0] {
+                        rows.push(journal_row(
+                            ctx,
+                            &items[i],
+                            step,
+                            "update",
+                            object,
+                            Some(id.clone()),
+                            API,
+                            "done",
+                            json!({ "fields": diff, "previous": prev }),
+                        ));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            let fate = outcome::for_call_error(&e, API);
+            for (id, _, _) in &send {
+                fail_all(items, &groups[id].1, fate.clone());
+            }
+        }
+    }
+    write_rows(ctx, &rows).await;
+}
+
+/// One record's update: its id, the fields that change, and their values before.
+type Change = (String, Map<String, Value>, Map<String, Value>);
+
+/// Equal as Salesforce would store them (numbers compare by value, `1` = `1.0`).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+/// `delete` for the active items.
+pub async fn delete(ctx: &mut Ctx<'_>, step: &str, d: &DeleteStep, items: &mut [Item], active: &[usize]) {
+    let mut ids: Vec<RecordId> = Vec::new();
+    let mut who: Vec<usize> = Vec::new();
+    for &i in active {
+        match d
+            .id
+            .eval(&items[i].scope)
+            .map(|v| scalar_text(&v).and_then(|s| RecordId::parse(&s).ok()))
+        {
+            Ok(Some(id)) => {
+                ids.push(id);
+                who.push(i);
+            }
+            Ok(None) => items[i]
+                .scope
+                .set_step(step, json!({ "id": null, "object": d.object, "deleted": false })),
+            Err(e) => items[i].fail(Fate::Dead {
+                reason: eval_reason(&e),
+            }),
+        }
+    }
+    if ids.is_empty() {
+        return;
+    }
+    ctx.count(API, calls(ids.len()));
+    let result = ctx.client.delete_many(&ids, CollectionOptions::default()).await;
+    let mut rows = Vec::new();
+    match result {
+        Ok(outs) => {
+            for ((&i, id), out) in who.iter().zip(&ids).zip(outs.iter()) {
+                let gone = matches!(out, RecordOutcome::Failed { errors } if errors.iter().any(|e| matches!(e.error_code.as_str(), "ENTITY_IS_DELETED" | "NOT_FOUND" | "INVALID_CROSS_REFERENCE_KEY")));
+                if out.is_saved() || gone {
+                    items[i].scope.set_step(
+                        step,
+                        json!({ "id": id.as_str(), "object": d.object, "deleted": true }),
+                    );
+                    rows.push(journal_row(
+                        ctx,
+                        &items[i],
+                        step,
+                        "delete",
+                        &d.object,
+                        Some(id.as_str().to_owned()),
+                        API,
+                        "done",
+                        json!({}),
+                    ));
+                } else {
+                    settle(&mut items[i], step, out, &d.object);
+                }
+            }
+        }
+        Err(e) => fail_all(items, &who, outcome::for_call_error(&e, API)),
+    }
+    write_rows(ctx, &rows).await;
+}
+
+/// Writes done journal rows; a failure here is logged (the write happened; the delivery's retry
+/// would find its records by key).
+pub async fn write_rows(ctx: &Ctx<'_>, rows: &[forcebridge_store::JournalRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    if let Err(e) = ctx.engine.store().journal_write_many(rows).await {
+        tracing::warn!(error = %e, "journal write failed");
+    }
+}
