@@ -18,7 +18,9 @@ fn bearer(parts: &Parts) -> Result<SecretString, ApiError> {
     let value = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("missing Authorization header; send Authorization: Bearer <key>"))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized("missing Authorization header; send Authorization: Bearer <key>")
+        })?;
     let text = value
         .to_str()
         .map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
@@ -94,7 +96,9 @@ impl Caller {
     /// 403 naming the scope.
     pub fn key_with(&self, scope: Scope) -> Result<&TenantId, ApiError> {
         match self {
-            Caller::Key { tenant, scopes, .. } if scopes.iter().any(|s| *s == Scope::All || *s == scope) => Ok(tenant),
+            Caller::Key { tenant, scopes, .. } if scopes.iter().any(|s| *s == Scope::All || *s == scope) => {
+                Ok(tenant)
+            }
             Caller::Key { .. } => Err(ApiError::forbidden(format!(
                 "this API key lacks the \"{}\" scope; create a key with it",
                 scope.as_str()
@@ -138,14 +142,20 @@ impl FromRequestParts<AppState> for Caller {
                 .authenticate_session(&token)
                 .await
                 .map_err(ApiError::from)?
-                .ok_or_else(|| ApiError::unauthorized("the session token is unknown, expired or revoked; mint a new one"))?;
+                .ok_or_else(|| {
+                    ApiError::unauthorized("the session token is unknown, expired or revoked; mint a new one")
+                })?;
             Caller::Session(s)
         } else {
             let key = store
                 .authenticate_api_key(&token)
                 .await
                 .map_err(ApiError::from)?
-                .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked; use a live tenant API key (fbk_…)"))?;
+                .ok_or_else(|| {
+                    ApiError::unauthorized(
+                        "the API key is unknown or revoked; use a live tenant API key (fbk_…)",
+                    )
+                })?;
             let scopes = store
                 .api_key_scopes(&key.tenant_id, &key.id)
                 .await

@@ -136,7 +136,11 @@ impl From<EngineError> for ApiError {
             }
             ErrorKind::NotFound => Self::new(StatusCode::NOT_FOUND, "not_found", message),
             ErrorKind::Conflict => Self::new(StatusCode::CONFLICT, "conflict", message),
-            ErrorKind::Auth => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "salesforce_auth_failed", message),
+            ErrorKind::Auth => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "salesforce_auth_failed",
+                message,
+            ),
             ErrorKind::Retryable => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
             ErrorKind::Internal => Self::internal(message),
         }
@@ -171,9 +175,18 @@ mod tests {
 
     #[test]
     fn fields_are_read_from_the_start_of_messages() {
-        assert_eq!(field_of("label must be 1 to 200 characters").as_deref(), Some("label"));
-        assert_eq!(field_of("environment.url \"x\" must …").as_deref(), Some("environment.url"));
-        assert_eq!(field_of("events[2].idempotency_key must …").as_deref(), Some("events[2].idempotency_key"));
+        assert_eq!(
+            field_of("label must be 1 to 200 characters").as_deref(),
+            Some("label")
+        );
+        assert_eq!(
+            field_of("environment.url \"x\" must …").as_deref(),
+            Some("environment.url")
+        );
+        assert_eq!(
+            field_of("events[2].idempotency_key must …").as_deref(),
+            Some("events[2].idempotency_key")
+        );
         assert_eq!(field_of("invalid input: label must …").as_deref(), Some("label"));
         assert_eq!(field_of("The thing").as_deref(), None);
     }

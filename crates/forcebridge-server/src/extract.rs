@@ -39,7 +39,10 @@ where
                     Some(p) if !p.contains(' ') && p != "." => p,
                     _ => serde_field(&detail).unwrap_or_else(|| "body".into()),
                 };
-                Err(ApiError::invalid(field, format!("the request body does not fit: {detail}")))
+                Err(ApiError::invalid(
+                    field,
+                    format!("the request body does not fit: {detail}"),
+                ))
             }
             Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::invalid(
                 "body",
@@ -49,9 +52,9 @@ where
                 "content-type",
                 "send the body as JSON with Content-Type: application/json",
             )),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::too_large("the request body is larger than the server accepts; send fewer events per call"))
-            }
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::too_large(
+                "the request body is larger than the server accepts; send fewer events per call",
+            )),
             Err(e) => Err(ApiError::invalid("body", e.body_text())),
         }
     }

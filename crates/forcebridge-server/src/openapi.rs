@@ -33,7 +33,10 @@ impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         for (name, what) in [
-            ("admin_key", "The vendor admin key (fba_…), printed once on the first start"),
+            (
+                "admin_key",
+                "The vendor admin key (fba_…), printed once on the first start",
+            ),
             ("tenant_key", "A tenant API key (fbk_…)"),
             ("session", "An end-user session token (fbs_…)"),
         ] {

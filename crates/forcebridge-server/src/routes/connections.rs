@@ -201,7 +201,10 @@ async fn load(state: &AppState, caller: &Caller, id: &str, change: bool) -> ApiR
     responses((status = 200, body = Vec<ConnectionView>), (status = 401, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ConnectionView>>> {
     caller.key_or_session(Scope::Connections)?;
-    let all = state.engine.list_connections(caller.tenant(), caller.restricted_to()).await?;
+    let all = state
+        .engine
+        .list_connections(caller.tenant(), caller.restricted_to())
+        .await?;
     Ok(Json(all.into_iter().map(ConnectionView::from).collect()))
 }
 
@@ -220,11 +223,19 @@ pub async fn create(
     let (user, role) = match (&caller, &body.owner_email) {
         (Caller::Session(s), None) => (s.user_id.clone(), s.role),
         (Caller::Session(_), Some(_)) => {
-            return Err(ApiError::invalid("owner_email", "a session owns what it creates; leave owner_email out"));
+            return Err(ApiError::invalid(
+                "owner_email",
+                "a session owns what it creates; leave owner_email out",
+            ));
         }
         (Caller::Key { .. }, Some(email)) => {
             let store = state.engine.store();
-            let u = match store.list_users(&tenant).await?.into_iter().find(|u| &u.email == email) {
+            let u = match store
+                .list_users(&tenant)
+                .await?
+                .into_iter()
+                .find(|u| &u.email == email)
+            {
                 Some(u) => u,
                 None => store
                     .upsert_user(&tenant, email, Role::Member, &caller.actor())
@@ -234,13 +245,19 @@ pub async fn create(
             (u.id, u.role)
         }
         (Caller::Key { .. }, None) => {
-            return Err(ApiError::invalid("owner_email", "owner_email is required when an API key creates a connection"));
+            return Err(ApiError::invalid(
+                "owner_email",
+                "owner_email is required when an API key creates a connection",
+            ));
         }
     };
     let owner = match body.shared_with {
         Some(users) => {
             if role != Role::Admin {
-                return Err(ApiError::invalid("shared_with", "only a tenant admin may own a shared connection"));
+                return Err(ApiError::invalid(
+                    "shared_with",
+                    "only a tenant admin may own a shared connection",
+                ));
             }
             Ownership::Shared { admin: user, users }
         }
@@ -248,7 +265,14 @@ pub async fn create(
     };
     let c = state
         .engine
-        .connect_server_to_server(&tenant, &body.label, body.environment, body.auth, owner, &caller.actor())
+        .connect_server_to_server(
+            &tenant,
+            &body.label,
+            body.environment,
+            body.auth,
+            owner,
+            &caller.actor(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(c.into())))
 }
@@ -268,7 +292,9 @@ pub async fn start_oauth(
         ));
     };
     let app = state.config.oauth_app.as_ref().ok_or_else(|| {
-        ApiError::forbidden("the web-server OAuth flow is not configured on this server ([oauth] in the config)")
+        ApiError::forbidden(
+            "the web-server OAuth flow is not configured on this server ([oauth] in the config)",
+        )
     })?;
     let url = state
         .engine
@@ -288,7 +314,11 @@ pub async fn start_oauth(
 /// One connection.
 #[utoipa::path(get, path = "/v1/connections/{connection_id}", tag = "connections", security(("tenant_key" = []), ("session" = [])),
     params(("connection_id" = String, Path)), responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<ConnectionView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConnectionView>> {
     Ok(Json(load(&state, &caller, &id, false).await?.into()))
 }
 
@@ -314,9 +344,16 @@ pub async fn rename(
 #[utoipa::path(delete, path = "/v1/connections/{connection_id}", tag = "connections",
     security(("tenant_key" = []), ("session" = [])), params(("connection_id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let c = load(&state, &caller, &id, true).await?;
-    state.engine.remove_connection(caller.tenant(), &c.id, &caller.actor()).await?;
+    state
+        .engine
+        .remove_connection(caller.tenant(), &c.id, &caller.actor())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -324,9 +361,16 @@ pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Pat
 #[utoipa::path(post, path = "/v1/connections/{connection_id}/refresh", tag = "connections",
     security(("tenant_key" = []), ("session" = [])), params(("connection_id" = String, Path)),
     responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn refresh(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<ConnectionView>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConnectionView>> {
     let c = load(&state, &caller, &id, false).await?;
-    let c = state.engine.refresh_connection(caller.tenant(), &c.id, &caller.actor()).await?;
+    let c = state
+        .engine
+        .refresh_connection(caller.tenant(), &c.id, &caller.actor())
+        .await?;
     Ok(Json(c.into()))
 }
 
@@ -342,7 +386,9 @@ pub async fn grant(
 ) -> ApiResult<Json<ConnectionView>> {
     let c = load(&state, &caller, &id, false).await?;
     if caller.restricted_to().is_some() {
-        return Err(ApiError::forbidden("only a tenant admin may grant a shared connection"));
+        return Err(ApiError::forbidden(
+            "only a tenant admin may grant a shared connection",
+        ));
     }
     let c = state
         .engine
@@ -394,7 +440,10 @@ pub async fn doctor(
             fields,
         });
     }
-    let report = state.engine.doctor(caller.tenant(), &c.id, &needs, &caller.actor()).await?;
+    let report = state
+        .engine
+        .doctor(caller.tenant(), &c.id, &needs, &caller.actor())
+        .await?;
     Ok(Json(report))
 }
 

@@ -75,24 +75,42 @@ fn parse_event(v: &Value, at: &str) -> ApiResult<IncomingEvent> {
                 format!("{at}{name}"),
                 format!("{name} must be 1 to {max} characters"),
             )),
-            Some(_) => Err(ApiError::invalid(format!("{at}{name}"), format!("{name} must be a string"))),
-            None => Err(ApiError::invalid(format!("{at}{name}"), format!("{name} is required"))),
+            Some(_) => Err(ApiError::invalid(
+                format!("{at}{name}"),
+                format!("{name} must be a string"),
+            )),
+            None => Err(ApiError::invalid(
+                format!("{at}{name}"),
+                format!("{name} is required"),
+            )),
         }
     };
     let idempotency_key = text("idempotency_key", 255)?;
     let event_type = text("type", 200)?;
     let data = match obj.get("data") {
         Some(d @ Value::Object(_)) => d.clone(),
-        Some(_) => return Err(ApiError::invalid(format!("{at}data"), "data must be a JSON object")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("{at}data"),
+                "data must be a JSON object",
+            ));
+        }
         None => return Err(ApiError::invalid(format!("{at}data"), "data is required")),
     };
     let connection_id = match obj.get("connection_id") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(
-            ConnectionId::parse(s)
-                .map_err(|_| ApiError::invalid(format!("{at}connection_id"), "connection_id must be a connection's id"))?,
-        ),
-        Some(_) => return Err(ApiError::invalid(format!("{at}connection_id"), "connection_id must be a string")),
+        Some(Value::String(s)) => Some(ConnectionId::parse(s).map_err(|_| {
+            ApiError::invalid(
+                format!("{at}connection_id"),
+                "connection_id must be a connection's id",
+            )
+        })?),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("{at}connection_id"),
+                "connection_id must be a string",
+            ));
+        }
     };
     Ok(IncomingEvent {
         idempotency_key,
@@ -115,7 +133,10 @@ pub async fn post_events(
     let events = match &body {
         Value::Object(o) if o.contains_key("events") => {
             if o.len() > 1 {
-                return Err(ApiError::invalid("body", "a batch body has only the field \"events\""));
+                return Err(ApiError::invalid(
+                    "body",
+                    "a batch body has only the field \"events\"",
+                ));
             }
             let list = o
                 .get("events")
@@ -137,7 +158,12 @@ pub async fn post_events(
                 .collect::<ApiResult<Vec<_>>>()?
         }
         Value::Object(_) => vec![parse_event(&body, "")?],
-        _ => return Err(ApiError::invalid("body", "the body must be an event object or {\"events\": [...]}")),
+        _ => {
+            return Err(ApiError::invalid(
+                "body",
+                "the body must be an event object or {\"events\": [...]}",
+            ));
+        }
     };
     for (i, e) in events.iter().enumerate() {
         if let Some(c) = &e.connection_id

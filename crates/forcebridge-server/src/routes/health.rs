@@ -44,14 +44,18 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(stats) = state.engine.store().queue_stats().await {
         metrics::gauge!("forcebridge_queue_dead_jobs").set(stats.dead as f64);
         for (kind, st, n) in &stats.by_kind_state {
-            metrics::gauge!("forcebridge_queue_jobs", "kind" => kind.clone(), "state" => st.as_str()).set(*n as f64);
+            metrics::gauge!("forcebridge_queue_jobs", "kind" => kind.clone(), "state" => st.as_str())
+                .set(*n as f64);
         }
-        let age = stats
-            .oldest_ready_at
-            .map_or(0.0, |t| (state.engine.clock().now() - t).num_milliseconds().max(0) as f64 / 1000.0);
+        let age = stats.oldest_ready_at.map_or(0.0, |t| {
+            (state.engine.clock().now() - t).num_milliseconds().max(0) as f64 / 1000.0
+        });
         metrics::gauge!("forcebridge_queue_oldest_ready_age_seconds").set(age);
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
 }
 
 /// The health routes.

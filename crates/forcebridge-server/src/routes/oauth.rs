@@ -64,16 +64,36 @@ pub async fn callback(State(state): State<AppState>, Query(q): Query<Callback>) 
         if let Some(s) = q.state {
             let _ = state.engine.store().take_oauth(&s).await;
         }
-        return page(StatusCode::BAD_REQUEST, "Not connected", &format!("Salesforce said: {why}. Start connecting again."), "error");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Not connected",
+            &format!("Salesforce said: {why}. Start connecting again."),
+            "error",
+        );
     }
     let (Some(code), Some(st)) = (q.code, q.state) else {
-        return page(StatusCode::BAD_REQUEST, "Not connected", "The callback lacks code or state; start connecting again.", "error");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Not connected",
+            "The callback lacks code or state; start connecting again.",
+            "error",
+        );
     };
     let Some(app) = state.config.oauth_app.as_ref() else {
-        return page(StatusCode::BAD_REQUEST, "Not connected", "The OAuth flow is not configured on this server.", "error");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Not connected",
+            "The OAuth flow is not configured on this server.",
+            "error",
+        );
     };
     match state.engine.finish_oauth(app, &st, &code).await {
-        Ok((_, conn)) => page(StatusCode::OK, "Connected", &format!("Salesforce connection \"{}\" is ready.", conn.label), "connected"),
+        Ok((_, conn)) => page(
+            StatusCode::OK,
+            "Connected",
+            &format!("Salesforce connection \"{}\" is ready.", conn.label),
+            "connected",
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "oauth callback failed");
             page(StatusCode::BAD_REQUEST, "Not connected", &format!("{e}"), "error")

@@ -77,26 +77,33 @@ pub async fn create_session(
     ApiJson(body): ApiJson<NewSession>,
 ) -> ApiResult<(StatusCode, Json<CreatedSession>)> {
     let tenant = caller.key_with(Scope::Sessions)?.clone();
-    let role = Role::parse(&body.role).map_err(|_| ApiError::invalid("role", "role must be \"member\" or \"admin\""))?;
+    let role = Role::parse(&body.role)
+        .map_err(|_| ApiError::invalid("role", "role must be \"member\" or \"admin\""))?;
     let ttl = match body.ttl_seconds {
         None => state.config.default_session_ttl,
         Some(0) => return Err(ApiError::invalid("ttl_seconds", "ttl_seconds must be at least 1")),
         Some(s) if Duration::from_secs(s) > state.config.max_session_ttl => {
             return Err(ApiError::invalid(
                 "ttl_seconds",
-                format!("ttl_seconds must be at most {}", state.config.max_session_ttl.as_secs()),
+                format!(
+                    "ttl_seconds must be at most {}",
+                    state.config.max_session_ttl.as_secs()
+                ),
             ));
         }
         Some(s) => Duration::from_secs(s),
     };
     let store = state.engine.store();
-    let user = store.upsert_user(&tenant, &body.email, role, &caller.actor()).await.map_err(|e| {
-        if e.kind() == forcebridge_store::ErrorKind::Invalid {
-            ApiError::invalid("email", e.to_string())
-        } else {
-            e.into()
-        }
-    })?;
+    let user = store
+        .upsert_user(&tenant, &body.email, role, &caller.actor())
+        .await
+        .map_err(|e| {
+            if e.kind() == forcebridge_store::ErrorKind::Invalid {
+                ApiError::invalid("email", e.to_string())
+            } else {
+                e.into()
+            }
+        })?;
     let (s, token) = store.create_session(&tenant, &user.id, role, ttl).await?;
     Ok((
         StatusCode::CREATED,
@@ -113,7 +120,11 @@ pub async fn create_session(
 /// End a session now (a key with the `sessions` scope, or the session itself).
 #[utoipa::path(delete, path = "/v1/sessions/{session_id}", tag = "sessions", security(("tenant_key" = []), ("session" = [])),
     params(("session_id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn revoke_session(State(state): State<AppState>, caller: Caller, Path(session_id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(session_id): Path<String>,
+) -> ApiResult<StatusCode> {
     match &caller {
         Caller::Session(s) if s.id == session_id => {}
         Caller::Session(_) => return Err(ApiError::not_found("session")),
@@ -121,7 +132,11 @@ pub async fn revoke_session(State(state): State<AppState>, caller: Caller, Path(
             caller.key_with(Scope::Sessions)?;
         }
     }
-    state.engine.store().revoke_session(caller.tenant(), &session_id).await?;
+    state
+        .engine
+        .store()
+        .revoke_session(caller.tenant(), &session_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -126,13 +126,18 @@ pub async fn create_tenant(
     _admin: AdminKey,
     ApiJson(body): ApiJson<NewTenant>,
 ) -> ApiResult<(StatusCode, Json<TenantView>)> {
-    let t = state.engine.store().create_tenant(&body.name).await.map_err(|e| {
-        if e.kind() == forcebridge_store::ErrorKind::Invalid {
-            ApiError::invalid("name", e.to_string())
-        } else {
-            e.into()
-        }
-    })?;
+    let t = state
+        .engine
+        .store()
+        .create_tenant(&body.name)
+        .await
+        .map_err(|e| {
+            if e.kind() == forcebridge_store::ErrorKind::Invalid {
+                ApiError::invalid("name", e.to_string())
+            } else {
+                e.into()
+            }
+        })?;
     Ok((
         StatusCode::CREATED,
         Json(TenantView {
@@ -147,8 +152,16 @@ pub async fn create_tenant(
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}", tag = "tenants", security(("admin_key" = [])),
     params(("tenant_id" = String, Path)),
     responses((status = 200, body = TenantView), (status = 404, body = ErrorBody)))]
-pub async fn get_tenant(State(state): State<AppState>, _admin: AdminKey, Path(tenant_id): Path<String>) -> ApiResult<Json<TenantView>> {
-    let t = state.engine.store().get_tenant(&parse_tenant(&tenant_id)?).await?;
+pub async fn get_tenant(
+    State(state): State<AppState>,
+    _admin: AdminKey,
+    Path(tenant_id): Path<String>,
+) -> ApiResult<Json<TenantView>> {
+    let t = state
+        .engine
+        .store()
+        .get_tenant(&parse_tenant(&tenant_id)?)
+        .await?;
     Ok(Json(TenantView {
         id: t.id.to_string(),
         name: t.name,
@@ -167,13 +180,20 @@ pub async fn admin_create_key(
     ApiJson(body): ApiJson<NewKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     let tenant = parse_tenant(&tenant_id)?;
-    Ok((StatusCode::CREATED, Json(create_key(&state, &tenant, body, "vendor_admin").await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(create_key(&state, &tenant, body, "vendor_admin").await?),
+    ))
 }
 
 /// List a tenant's API keys (vendor admin).
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/keys", tag = "tenants", security(("admin_key" = [])),
     params(("tenant_id" = String, Path)), responses((status = 200, body = Vec<KeyView>), (status = 404, body = ErrorBody)))]
-pub async fn admin_list_keys(State(state): State<AppState>, _admin: AdminKey, Path(tenant_id): Path<String>) -> ApiResult<Json<Vec<KeyView>>> {
+pub async fn admin_list_keys(
+    State(state): State<AppState>,
+    _admin: AdminKey,
+    Path(tenant_id): Path<String>,
+) -> ApiResult<Json<Vec<KeyView>>> {
     let tenant = parse_tenant(&tenant_id)?;
     state.engine.store().get_tenant(&tenant).await?;
     let keys = state.engine.store().list_api_keys(&tenant).await?;
@@ -191,7 +211,11 @@ pub async fn admin_revoke_key(
 ) -> ApiResult<StatusCode> {
     let tenant = parse_tenant(&tenant_id)?;
     let id = ApiKeyId::parse(&key_id).map_err(|_| ApiError::not_found("api key"))?;
-    state.engine.store().revoke_api_key(&tenant, &id, "vendor_admin").await?;
+    state
+        .engine
+        .store()
+        .revoke_api_key(&tenant, &id, "vendor_admin")
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -213,16 +237,27 @@ pub async fn create_own_key(
     ApiJson(body): ApiJson<NewKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     let tenant = caller.key_with(Scope::All)?.clone();
-    Ok((StatusCode::CREATED, Json(create_key(&state, &tenant, body, &caller.actor()).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(create_key(&state, &tenant, body, &caller.actor()).await?),
+    ))
 }
 
 /// Revoke one of the calling tenant's keys (a key with the `all` scope).
 #[utoipa::path(delete, path = "/v1/keys/{key_id}", tag = "keys", security(("tenant_key" = [])),
     params(("key_id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn revoke_own_key(State(state): State<AppState>, caller: Caller, Path(key_id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_own_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(key_id): Path<String>,
+) -> ApiResult<StatusCode> {
     let tenant = caller.key_with(Scope::All)?;
     let id = ApiKeyId::parse(&key_id).map_err(|_| ApiError::not_found("api key"))?;
-    state.engine.store().revoke_api_key(tenant, &id, &caller.actor()).await?;
+    state
+        .engine
+        .store()
+        .revoke_api_key(tenant, &id, &caller.actor())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

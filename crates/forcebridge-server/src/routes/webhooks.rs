@@ -130,7 +130,8 @@ pub async fn create(
             ));
         }
     }
-    let parsed = url::Url::parse(&body.url).map_err(|_| ApiError::invalid("url", "url must be an absolute http(s) URL"))?;
+    let parsed = url::Url::parse(&body.url)
+        .map_err(|_| ApiError::invalid("url", "url must be an absolute http(s) URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ApiError::invalid("url", "url must be an http(s) URL"));
     }
@@ -139,7 +140,16 @@ pub async fn create(
         .store()
         .create_webhook_endpoint(tenant, &body.url, &kinds)
         .await
-        .map_err(|e| ApiError::invalid(if e.to_string().contains("kinds") { "kinds" } else { "url" }, e.to_string()))?;
+        .map_err(|e| {
+            ApiError::invalid(
+                if e.to_string().contains("kinds") {
+                    "kinds"
+                } else {
+                    "url"
+                },
+                e.to_string(),
+            )
+        })?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedEndpoint {
@@ -161,15 +171,25 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
 /// One endpoint.
 #[utoipa::path(get, path = "/v1/webhooks/{endpoint_id}", tag = "webhooks", security(("tenant_key" = [])),
     params(("endpoint_id" = String, Path)), responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<EndpointView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointView>> {
     let tenant = caller.key_with(Scope::Webhooks)?;
-    Ok(Json(view(state.engine.store().get_webhook_endpoint(tenant, &id).await?)))
+    Ok(Json(view(
+        state.engine.store().get_webhook_endpoint(tenant, &id).await?,
+    )))
 }
 
 /// Remove an endpoint (its pending deliveries go with it).
 #[utoipa::path(delete, path = "/v1/webhooks/{endpoint_id}", tag = "webhooks", security(("tenant_key" = [])),
     params(("endpoint_id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let tenant = caller.key_with(Scope::Webhooks)?;
     state.engine.store().delete_webhook_endpoint(tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -192,7 +212,10 @@ pub async fn deliveries(
         .await?;
     Ok(Json(
         all.into_iter()
-            .map(|delivery| DeliveryView { delivery, attempts: None })
+            .map(|delivery| DeliveryView {
+                delivery,
+                attempts: None,
+            })
             .collect(),
     ))
 }
@@ -200,7 +223,11 @@ pub async fn deliveries(
 /// One delivery with its attempts.
 #[utoipa::path(get, path = "/v1/webhook-deliveries/{delivery_id}", tag = "webhooks", security(("tenant_key" = [])),
     params(("delivery_id" = String, Path)), responses((status = 200, body = DeliveryView), (status = 404, body = ErrorBody)))]
-pub async fn delivery(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<DeliveryView>> {
+pub async fn delivery(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryView>> {
     let tenant = caller.key_with(Scope::Webhooks)?;
     let id = delivery_id(&id)?;
     let store = state.engine.store();
@@ -215,7 +242,11 @@ pub async fn delivery(State(state): State<AppState>, caller: Caller, Path(id): P
 /// Send a delivery again (with a fresh three-day retry window).
 #[utoipa::path(post, path = "/v1/webhook-deliveries/{delivery_id}/redeliver", tag = "webhooks", security(("tenant_key" = [])),
     params(("delivery_id" = String, Path)), responses((status = 202), (status = 404, body = ErrorBody)))]
-pub async fn redeliver(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn redeliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let tenant = caller.key_with(Scope::Webhooks)?;
     state
         .engine
