@@ -73,6 +73,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::bulk::router(state.bulk.clone()))
         .merge(crate::chatter::router(state.chatter.clone()))
         .merge(crate::control::router())
+        .fallback(not_found)
         .with_state(state.clone());
     Router::new()
         .fallback_service(inner)
@@ -80,4 +81,10 @@ pub fn router(state: SharedState) -> Router {
             state,
             crate::middleware::track,
         ))
+}
+
+/// Salesforce's answer for a path no API serves: 404 with the `NOT_FOUND` error array (never an
+/// empty body, which clients cannot parse).
+async fn not_found() -> crate::rest::Reply {
+    crate::error::SfError::no_resource().into()
 }

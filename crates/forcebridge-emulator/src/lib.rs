@@ -23,6 +23,7 @@ pub mod metadata;
 pub mod middleware;
 pub mod oauth;
 pub mod org;
+pub mod paths;
 pub mod persist;
 pub mod rest;
 pub mod schema;
@@ -142,16 +143,7 @@ impl Emulator {
             .clone()
             .map(|path| persist::spawn(state.clone(), path));
         let task = tokio::spawn(async move {
-            match acceptor {
-                Some(acceptor) => tls::serve(listener, acceptor, router, rx).await,
-                None => {
-                    let _ = axum::serve(listener, router)
-                        .with_graceful_shutdown(async {
-                            let _ = rx.await;
-                        })
-                        .await;
-                }
-            }
+            tls::serve(listener, acceptor, router, rx).await;
             if let Some(p) = persister {
                 p.finish().await;
             }

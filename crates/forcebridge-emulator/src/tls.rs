@@ -121,16 +121,21 @@ pub fn make(dir: Option<&Path>) -> Result<Material, String> {
     })
 }
 
-/// Serves `router` over TLS until `shutdown` fires, then lets open connections finish (up to
-/// [`SHUTDOWN_GRACE`]).
+/// Serves `router` until `shutdown` fires — over TLS when `acceptor` is given, plain HTTP
+/// otherwise — then lets open connections finish (up to [`SHUTDOWN_GRACE`]).
+///
+/// HTTP/1.1 header names go out title-cased (`Content-Type`, `Sforce-Locator`,
+/// `Sforce-Limit-Info`) as Salesforce writes them: some widely used clients read them
+/// case-sensitively.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     router: axum::Router,
     mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().title_case_headers(true);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -148,15 +153,24 @@ pub async fn serve(
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let tls = match acceptor.accept(tcp).await {
-                        Ok(tls) => tls,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "TLS handshake failed");
-                            return;
+                    let result = match acceptor {
+                        Some(acceptor) => {
+                            let tls = match acceptor.accept(tcp).await {
+                                Ok(tls) => tls,
+                                Err(e) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                            };
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                        None => {
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                            watcher.watch(conn.into_owned()).await
                         }
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
+                    if let Err(e) = result {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });

@@ -152,3 +152,24 @@ pub fn assert_error(resp: &(u16, Value), status: u16, code: &str) {
     assert_eq!(resp.0, status, "status of {}", resp.1);
     assert_eq!(resp.1[0]["errorCode"], json!(code), "errorCode of {}", resp.1);
 }
+
+/// Sends one raw HTTP/1.1 request (`Connection: close`) to the emulator and returns the whole
+/// answer as text, status line and header names exactly as they went over the wire. For checks
+/// an HTTP client would hide (header-name casing).
+pub async fn raw_request(app: &App, method: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = app.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&authority).await.expect("connect");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    if let Some(t) = &app.token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.expect("read");
+    String::from_utf8_lossy(&out).into_owned()
+}
