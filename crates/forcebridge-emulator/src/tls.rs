@@ -47,7 +47,7 @@ pub struct Material {
 ///
 /// # Errors
 /// A message when the keys or certificates cannot be made or the folder cannot be written.
-pub fn make(dir: Option<&Path>) -> Result<Material, String> {
+pub fn make(dir: Option<&Path>, hostnames: &[String]) -> Result<Material, String> {
     let dir = match dir {
         Some(p) => {
             std::fs::create_dir_all(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?;
@@ -91,7 +91,18 @@ pub fn make(dir: Option<&Path>) -> Result<Material, String> {
         SanType::DnsName("localhost".try_into().map_err(|e| format!("{e}"))?),
         SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])),
         SanType::IpAddress(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+        // Every org's My Domain host and the login hosts under `localhost`.
+        SanType::DnsName("*.localhost".try_into().map_err(|e| format!("{e}"))?),
+        SanType::DnsName("*.my.localhost".try_into().map_err(|e| format!("{e}"))?),
+        SanType::DnsName("*.sandbox.my.localhost".try_into().map_err(|e| format!("{e}"))?),
     ];
+    for name in hostnames {
+        let dns = name
+            .as_str()
+            .try_into()
+            .map_err(|e| format!("--hostnames: {name:?} is not a DNS name: {e}"))?;
+        params.subject_alt_names.push(SanType::DnsName(dns));
+    }
     params.distinguished_name.push(DnType::CommonName, "localhost");
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,

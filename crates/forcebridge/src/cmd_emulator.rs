@@ -43,13 +43,21 @@ pub struct Args {
     /// Daily API request allocation (`DailyApiRequests.Max`, the M of `api-usage=N/M`).
     #[arg(long, env = "FORCEBRIDGE_EMULATOR_DAILY_API_REQUESTS", default_value_t = EmulatorConfig::default().daily_api_requests)]
     daily_api_requests: u64,
+    /// How many orgs to run (`org1` … `orgN`); each has its own id, users, data and limits, and
+    /// the ready line lists them all under `orgs`. Add more with `POST /__emulator/orgs`.
+    #[arg(long, env = "FORCEBRIDGE_EMULATOR_ORGS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    orgs: u32,
+    /// Extra host names the TLS certificate covers, comma-separated, wildcards included
+    /// (`login.salesforce.com,test.salesforce.com,*.my.salesforce.com`); implies --tls.
+    #[arg(long, value_delimiter = ',')]
+    hostnames: Vec<String>,
 }
 
 /// Runs until Ctrl-C or SIGTERM, then stops cleanly (the state file is written last).
 pub async fn run(args: Args) -> Result<()> {
     let config = EmulatorConfig {
         addr: args.addr,
-        tls: args.tls,
+        tls: args.tls || !args.hostnames.is_empty(),
         tls_dir: args.tls_dir,
         state_file: args.state,
         client_id: args.client_id,
@@ -58,6 +66,8 @@ pub async fn run(args: Args) -> Result<()> {
         password: args.password,
         security_token: args.security_token,
         daily_api_requests: args.daily_api_requests,
+        orgs: args.orgs,
+        hostnames: args.hostnames,
     };
     let handle = forcebridge_emulator::Emulator::start(config)
         .await

@@ -413,7 +413,7 @@ async fn handle(
     let ctx = Ctx {
         version,
         user,
-        base_url: &state.base_url,
+        base_url: &state.public_url(),
         runtime: &state.runtime,
         headers: header_list(&headers),
         params: parse_params(uri.query().unwrap_or("")),
