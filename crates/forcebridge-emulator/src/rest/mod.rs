@@ -9,14 +9,17 @@
 //! [`dml::Tx`]; a write that answers 4xx/5xx leaves the org as it found it (rolled back), and a
 //! write that changed anything signals `dirty` once. No lock is held across an `.await`.
 
+pub mod batch;
 pub mod collections;
 pub mod composite;
 pub mod describe;
 pub mod dml;
+pub mod graph;
 pub mod limits;
 pub mod query;
 pub mod replication;
 pub mod sobjects;
+pub mod tree;
 pub mod versions;
 
 use axum::Router;
@@ -338,6 +341,9 @@ pub fn dispatch_write(
             sobjects::delete_by_field(ctx, tx, object, field, value)
         }
         ("POST", ["composite"]) => composite::run(ctx, tx, body),
+        ("POST", ["composite", "batch"]) => batch::run(ctx, tx, body),
+        ("POST", ["composite", "graph"]) => graph::run(ctx, tx, body),
+        ("POST", ["composite", "tree", object]) => tree::run(tx, object, body),
         ("POST", ["composite", "sobjects"]) => collections::create(ctx, tx, body),
         ("PATCH", ["composite", "sobjects"]) => collections::update(ctx, tx, body),
         ("DELETE", ["composite", "sobjects"]) => collections::delete(ctx, tx),
