@@ -18,6 +18,7 @@ pub mod graph;
 pub mod limits;
 pub mod query;
 pub mod replication;
+pub mod search;
 pub mod sobjects;
 pub mod tree;
 pub mod versions;
@@ -312,6 +313,8 @@ pub fn dispatch_read(ctx: &Ctx<'_>, org: &Org, segs: &[&str]) -> Result<Reply, S
         ["queryAll"] => query::start(ctx, org, true),
         ["query" | "queryAll", locator] => query::more(ctx, locator),
         ["composite", "sobjects", object] => collections::retrieve(ctx, org, object, None),
+        ["search"] => search::sosl(ctx, org),
+        ["parameterizedSearch"] => search::parameterized_get(ctx, org),
         ["limits"] => Ok(limits::limits(org)),
         ["limits", "recordCount"] => Ok(limits::record_count(ctx, org)),
         ["composite"] | ["composite", "sobjects"] => Err(method_not_allowed(&Method::GET, "POST")),
@@ -342,6 +345,10 @@ pub fn dispatch_write(
         }
         ("POST", ["composite"]) => composite::run(ctx, tx, body),
         ("POST", ["composite", "batch"]) => batch::run(ctx, tx, body),
+        ("POST", ["parameterizedSearch"]) => {
+            let org: &Org = tx.org;
+            search::parameterized_post(ctx, org, &body.object()?)
+        }
         ("POST", ["composite", "graph"]) => graph::run(ctx, tx, body),
         ("POST", ["composite", "tree", object]) => tree::run(tx, object, body),
         ("POST", ["composite", "sobjects"]) => collections::create(ctx, tx, body),
