@@ -7,6 +7,8 @@
 //! [`Caller`] in every request that reaches them; changes go through [`crate::schema::custom`]
 //! exactly as the Metadata API's do, and need [`crate::metadata::may_modify_metadata`].
 
+pub mod describe;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +37,16 @@ pub fn router() -> Router<SharedState> {
     for v in crate::rest::OLDEST_API_VERSION..=latest {
         let p = format!("/services/data/v{v}.0/tooling");
         r = r
+            .route(&format!("{p}/sobjects"), get(describe::global))
+            .route(&format!("{p}/sobjects/"), get(describe::global))
+            .route(
+                &format!("{p}/sobjects/{{object}}/describe"),
+                get(describe::describe),
+            )
+            .route(
+                &format!("{p}/sobjects/{{object}}/describe/"),
+                get(describe::describe),
+            )
             .route(&format!("{p}/sobjects/{{object}}"), post(create))
             .route(
                 &format!("{p}/sobjects/{{object}}/{{id}}"),
@@ -529,38 +541,7 @@ impl Catalog for ToolingCatalog {
 
     fn fields(&self, object: &str) -> Vec<FieldInfo> {
         let names: &[&str] = match Kind::parse(object) {
-            Some(Kind::CustomObject) => &[
-                "Id",
-                "DeveloperName",
-                "NamespacePrefix",
-                "ManageableState",
-                "Description",
-                "SharingModel",
-                "ExternalName",
-                "CreatedDate",
-                "CreatedById",
-                "LastModifiedDate",
-                "LastModifiedById",
-                "FullName",
-            ],
-            Some(Kind::CustomField) => &[
-                "Id",
-                "TableEnumOrId",
-                "DeveloperName",
-                "NamespacePrefix",
-                "ManageableState",
-                "Description",
-                "Length",
-                "Precision",
-                "Scale",
-                "RelationshipLabel",
-                "InlineHelpText",
-                "CreatedDate",
-                "CreatedById",
-                "LastModifiedDate",
-                "LastModifiedById",
-                "FullName",
-            ],
+            Some(kind) => tooling_field_names(kind),
             None => &[],
         };
         names
@@ -653,5 +634,43 @@ async fn query(
     match result {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The fields of a Tooling object, as query and describe know them.
+fn tooling_field_names(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::CustomObject => &[
+            "Id",
+            "DeveloperName",
+            "NamespacePrefix",
+            "ManageableState",
+            "Description",
+            "SharingModel",
+            "ExternalName",
+            "CreatedDate",
+            "CreatedById",
+            "LastModifiedDate",
+            "LastModifiedById",
+            "FullName",
+        ],
+        Kind::CustomField => &[
+            "Id",
+            "TableEnumOrId",
+            "DeveloperName",
+            "NamespacePrefix",
+            "ManageableState",
+            "Description",
+            "Length",
+            "Precision",
+            "Scale",
+            "RelationshipLabel",
+            "InlineHelpText",
+            "CreatedDate",
+            "CreatedById",
+            "LastModifiedDate",
+            "LastModifiedById",
+            "FullName",
+        ],
     }
 }
