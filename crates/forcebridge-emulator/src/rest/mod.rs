@@ -16,6 +16,7 @@ pub mod describe;
 pub mod dml;
 pub mod graph;
 pub mod limits;
+pub mod listviews;
 pub mod query;
 pub mod replication;
 pub mod search;
@@ -306,6 +307,8 @@ pub fn dispatch_read(ctx: &Ctx<'_>, org: &Org, segs: &[&str]) -> Result<Reply, S
         ["sobjects", object] => describe::basic(ctx, org, object),
         ["sobjects", object, "describe"] => describe::describe(ctx, org, object),
         ["sobjects", object, "updated"] => replication::updated(ctx, org, object),
+        ["sobjects", object, "listviews"] => listviews::list(ctx, org, object),
+        ["sobjects", object, "listviews", id, "results"] => listviews::results(ctx, org, object, id),
         ["sobjects", object, "deleted"] => replication::deleted_records(ctx, org, object),
         ["sobjects", object, id] => sobjects::read(ctx, org, object, id),
         ["sobjects", object, field, value] => sobjects::read_by_field(ctx, org, object, field, value),
