@@ -11,6 +11,7 @@
 
 pub mod batch;
 pub mod collections;
+pub mod columns;
 pub mod composite;
 pub mod describe;
 pub mod dml;
@@ -312,6 +313,8 @@ pub fn dispatch_read(ctx: &Ctx<'_>, org: &Org, segs: &[&str]) -> Result<Reply, S
         ["sobjects", object, "deleted"] => replication::deleted_records(ctx, org, object),
         ["sobjects", object, id] => sobjects::read(ctx, org, object, id),
         ["sobjects", object, field, value] => sobjects::read_by_field(ctx, org, object, field, value),
+        ["query"] if ctx.param("columns") == Some("true") => columns::describe(ctx, org, false),
+        ["queryAll"] if ctx.param("columns") == Some("true") => columns::describe(ctx, org, true),
         ["query"] => query::start(ctx, org, false),
         ["queryAll"] => query::start(ctx, org, true),
         ["query" | "queryAll", locator] => query::more(ctx, locator),
