@@ -212,7 +212,13 @@ fn zip(entries: &[(String, &str)]) -> Result<Vec<u8>, String> {
 
 /// `retrieve`: builds the package now and answers `Queued`.
 pub fn start(state: &SharedState, op: &Node, user: &SfId) -> axum::response::Response {
-    let Some(req) = op.child("retrieveRequest") else {
+    // The WSDL names the part `retrieveRequest`; Salesforce reads it by position, and some
+    // clients (jsforce) send it as `request`.
+    let Some(req) = op
+        .child("retrieveRequest")
+        .or_else(|| op.child("request"))
+        .or_else(|| op.children.first())
+    else {
         return fault("INVALID_CROSS_REFERENCE_KEY", "retrieve needs a retrieveRequest");
     };
     let single = req.flag("singlePackage");
