@@ -259,3 +259,55 @@ async fn a_session_at_the_bare_host_reaches_its_own_org() {
     let (_, mine) = a.query("SELECT Name FROM Account").await;
     assert_eq!(mine["totalSize"], json!(0));
 }
+
+#[tokio::test]
+async fn each_org_keeps_its_own_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("org.json");
+    let config = EmulatorConfig {
+        orgs: 2,
+        state_file: Some(file.clone()),
+        ..EmulatorConfig::default()
+    };
+    let (a, b, second) = {
+        let a = common::spawn_with(config.clone()).await;
+        let second = a.handle.connection_info()["orgs"][1].clone();
+        let (_, token) = password_grant(
+            &a.client,
+            &a.handle.token_url(),
+            second["username"].as_str().unwrap(),
+            a.handle.config(),
+        )
+        .await;
+        let b = a.at(
+            token["instance_url"].as_str().unwrap(),
+            token["access_token"].as_str().unwrap(),
+        );
+        (a, b, second)
+    };
+    a.create("Account", json!({"Name": "Kept in one"})).await;
+    b.create("Account", json!({"Name": "Kept in two"})).await;
+    drop(b);
+    a.stop().await;
+    assert!(file.exists());
+    assert!(dir.path().join("org.json.org2").exists(), "the second org's file");
+
+    let a = common::spawn_with(config).await;
+    let (_, token) = password_grant(
+        &a.client,
+        &a.handle.token_url(),
+        second["username"].as_str().unwrap(),
+        a.handle.config(),
+    )
+    .await;
+    let b = a.at(
+        token["instance_url"].as_str().unwrap(),
+        token["access_token"].as_str().unwrap(),
+    );
+    let (_, one) = a.query("SELECT Name FROM Account").await;
+    let (_, two) = b.query("SELECT Name FROM Account").await;
+    assert_eq!(one["records"][0]["Name"], json!("Kept in one"), "{one}");
+    assert_eq!(one["totalSize"], json!(1));
+    assert_eq!(two["records"][0]["Name"], json!("Kept in two"), "{two}");
+    assert_eq!(two["totalSize"], json!(1));
+}

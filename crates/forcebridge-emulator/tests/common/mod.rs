@@ -89,9 +89,10 @@ impl App {
 
     /// Stops the emulator (this must be its last client) and writes its state file.
     pub async fn stop(self) {
-        if let Ok(handle) = std::sync::Arc::try_unwrap(self.handle) {
-            handle.stop().await;
-        }
+        let Ok(handle) = std::sync::Arc::try_unwrap(self.handle) else {
+            panic!("App::stop needs the emulator's last client: drop the clients made with App::at first");
+        };
+        handle.stop().await;
     }
 
     /// The full URL of `path` below `/services/data/v66.0/` (or an absolute `/services/...` path).
