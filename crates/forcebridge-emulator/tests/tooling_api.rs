@@ -242,3 +242,25 @@ async fn tooling_describe_lists_objects_and_the_fields_query_takes() {
     assert_eq!(status, 404, "{body}");
     assert_eq!(body[0]["errorCode"], json!("NOT_FOUND"));
 }
+
+#[tokio::test]
+async fn tooling_query_columns_true_describes_its_columns() {
+    let app = common::spawn().await;
+    let (status, body) = app
+        .send(app.req(reqwest::Method::GET, "tooling/query").query(&[
+            ("q", "SELECT Id, DeveloperName, Length FROM CustomField"),
+            ("columns", "true"),
+        ]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["entityName"], json!("CustomField"));
+    assert_eq!(body["idSelected"], json!(true));
+    let names: Vec<&str> = body["columnMetadata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["columnName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Id", "DeveloperName", "Length"]);
+    assert_eq!(body["columnMetadata"][2]["numberType"], json!(true));
+}

@@ -279,6 +279,12 @@ pub fn describe(ctx: &Ctx<'_>, org: &Org, include_deleted: bool) -> Result<Reply
         .schema
         .object(&select.from.object.name)
         .ok_or_else(SfError::no_resource)?;
+    Ok(Reply::ok(metadata(org, def, select)))
+}
+
+/// The `columns=true` answer for `select` over `def` (also used by the Tooling API's query, whose
+/// objects are not in the org's schema: their paths then have no relationships to follow).
+pub fn metadata(org: &Org, def: &ObjectDef, select: &SelectQuery) -> Value {
     let cols = columns(org, def, select);
     let id_selected = cols
         .iter()
@@ -288,11 +294,11 @@ pub fn describe(ctx: &Ctx<'_>, org: &Org, include_deleted: bool) -> Result<Reply
             .select
             .iter()
             .any(|i| matches!(i, SelectItem::Aggregate { .. }));
-    Ok(Reply::ok(json!({
+    json!({
         "columnMetadata": cols,
         "entityName": def.name,
         "groupBy": group_by,
         "idSelected": id_selected,
         "keyPrefix": def.key_prefix,
-    })))
+    })
 }

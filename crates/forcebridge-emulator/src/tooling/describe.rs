@@ -22,7 +22,7 @@ use crate::schema::{FieldDef, FieldType, ObjectDef};
 const KINDS: [Kind; 2] = [Kind::CustomObject, Kind::CustomField];
 
 /// The object definition describe renders for `kind`.
-fn definition(kind: Kind) -> ObjectDef {
+pub(super) fn definition(kind: Kind) -> ObjectDef {
     let (label, plural, prefix) = match kind {
         Kind::CustomObject => ("Custom Object", "Custom Objects", "01I"),
         Kind::CustomField => ("Custom Field", "Custom Fields", "00N"),

@@ -621,6 +621,16 @@ async fn query(
         let catalog = ToolingCatalog::new(&org, &v);
         let out = forcebridge_soql::execute(&parsed, &catalog, forcebridge_soql::ExecOptions::default())
             .map_err(soql)?;
+        // `columns=true` (what command-line tools ask before running a query): the column
+        // metadata, as the REST query answers it.
+        if params.iter().any(|(k, v)| k == "columns" && v == "true") {
+            let kind = Kind::parse(&parsed.select.from.object.name).ok_or_else(SfError::no_resource)?;
+            return Ok(crate::rest::columns::metadata(
+                &org,
+                &describe::definition(kind),
+                &parsed.select,
+            ));
+        }
         let entity = catalog.object(&parsed.select.from.object.name);
         Ok(json!({
             "size": out.total_size,
