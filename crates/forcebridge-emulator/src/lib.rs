@@ -96,21 +96,19 @@ impl Emulator {
             local.ip().to_string()
         };
         let registry = Arc::new(orgs::Orgs::new(scheme, host, local.port(), config.clone()));
+        // Orgs a previous run made through the control API (listed beside the state file).
+        let listed = registry.listed().map_err(start_error)?;
         let mut first = None;
         for n in 1..=config.orgs.max(1) {
             let state = registry
                 .add(&format!("org{n}"), orgs::Environment::Production)
-                .map_err(|e| match e {
-                    orgs::AddError::State { path, reason } => StartError::State {
-                        path: PathBuf::from(path),
-                        reason,
-                    },
-                    other => StartError::State {
-                        path: PathBuf::new(),
-                        reason: other.to_string(),
-                    },
-                })?;
+                .map_err(start_error)?;
             first.get_or_insert(state);
+        }
+        for (name, environment) in listed {
+            if registry.by_name(&name).is_none() {
+                registry.add(&name, environment).map_err(start_error)?;
+            }
         }
         let Some(state) = first else {
             return Err(StartError::State {
@@ -146,6 +144,20 @@ impl Emulator {
             task: Some(task),
             _tls_dir: tls_dir,
         })
+    }
+}
+
+/// A start error for an org that cannot be added.
+fn start_error(e: orgs::AddError) -> StartError {
+    match e {
+        orgs::AddError::State { path, reason } => StartError::State {
+            path: PathBuf::from(path),
+            reason,
+        },
+        other => StartError::State {
+            path: PathBuf::new(),
+            reason: other.to_string(),
+        },
     }
 }
 

@@ -14,6 +14,9 @@
 //!   like a Salesforce instance host, serves an API call for whichever org its session belongs
 //!   to; sign-in requests go to the production org they name; anything else goes to the first org.
 //!
+//! With a state file, the list of orgs is kept beside it (`FILE.orgs`) and each org other than
+//! the first in `FILE.<name>`, so orgs made through the control API come back after a restart.
+//!
 //! Invariants: no request reaches an org other than the one picked here; a handler sees the
 //! path without the `/orgs/<name>` or `/sandbox` prefix, and [`AppState::public_url`] answers
 //! the URL the request came in through, so the URLs an org hands out lead back to it.
@@ -185,7 +188,59 @@ impl Orgs {
             state: state.clone(),
             router,
         }));
+        if let Some(path) = self.registry_file() {
+            let list: Vec<Value> = entries
+                .iter()
+                .map(|e| json!({"name": e.state.identity.name, "environment": e.state.identity.environment}))
+                .collect();
+            if let Err(e) = write_atomically(&path, &json!({ "orgs": list })) {
+                tracing::error!(error = %e, path = %path.display(), "cannot write the list of orgs");
+            }
+        }
         Ok(state)
+    }
+
+    /// `FILE.orgs` beside the state file: which orgs exist, so a restart makes them again.
+    fn registry_file(&self) -> Option<std::path::PathBuf> {
+        self.template
+            .state_file
+            .as_ref()
+            .map(|p| std::path::PathBuf::from(format!("{}.orgs", p.display())))
+    }
+
+    /// The orgs a previous run listed beside the state file (name and environment), to be made
+    /// again at start; read before any org is added, since adding one rewrites the list.
+    ///
+    /// # Errors
+    /// [`AddError::State`] when the list cannot be read.
+    pub fn listed(&self) -> Result<Vec<(String, Environment)>, AddError> {
+        let Some(path) = self.registry_file() else {
+            return Ok(Vec::new());
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(AddError::State {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        #[derive(Deserialize)]
+        struct Listed {
+            name: String,
+            environment: Environment,
+        }
+        #[derive(Deserialize)]
+        struct List {
+            orgs: Vec<Listed>,
+        }
+        let list: List = serde_json::from_str(&text).map_err(|e| AddError::State {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(list.orgs.into_iter().map(|o| (o.name, o.environment)).collect())
     }
 
     /// Writes every org's state file one last time and stops the writers.
@@ -226,6 +281,16 @@ impl Orgs {
             "security_token": c.security_token,
         })
     }
+}
+
+/// Writes `value` to `path` through a flushed temporary sibling renamed over it.
+fn write_atomically(path: &std::path::Path, value: &Value) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = std::path::PathBuf::from(format!("{}.tmp", path.display()));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(value.to_string().as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Whether `name` can be a My Domain name here.

@@ -287,10 +287,20 @@ async fn each_org_keeps_its_own_state_file() {
     };
     a.create("Account", json!({"Name": "Kept in one"})).await;
     b.create("Account", json!({"Name": "Kept in two"})).await;
+    // An org made through the control API comes back too.
+    let (status, _) = a
+        .post(
+            "/__emulator/orgs",
+            json!({"name": "later", "environment": "sandbox"}),
+        )
+        .await;
+    assert_eq!(status, 201);
     drop(b);
     a.stop().await;
     assert!(file.exists());
     assert!(dir.path().join("org.json.org2").exists(), "the second org's file");
+    let listed = std::fs::read_to_string(dir.path().join("org.json.orgs")).unwrap();
+    assert!(listed.contains("\"later\""), "the list of orgs: {listed}");
 
     let a = common::spawn_with(config).await;
     let (_, token) = password_grant(
@@ -310,4 +320,13 @@ async fn each_org_keeps_its_own_state_file() {
     assert_eq!(one["totalSize"], json!(1));
     assert_eq!(two["records"][0]["Name"], json!("Kept in two"), "{two}");
     assert_eq!(two["totalSize"], json!(1));
+    let (_, list) = a.get("/__emulator/orgs").await;
+    let names: Vec<&str> = list["orgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["org1", "org2", "later"]);
+    assert_eq!(list["orgs"][2]["environment"], json!("sandbox"));
 }
