@@ -72,6 +72,9 @@ pub async fn run(args: Args) -> Result<()> {
     let handle = forcebridge_emulator::Emulator::start(config)
         .await
         .context("cannot start the emulator")?;
+    // The handlers are in place before the ready line goes out: a script that reads the line and
+    // sends SIGTERM at once must get a clean stop, not the default action of the signal.
+    let shutdown = ShutdownSignal::install();
     {
         // One line, flushed now: the reader waits for it before connecting.
         use std::io::Write;
@@ -80,28 +83,43 @@ pub async fn run(args: Args) -> Result<()> {
         out.flush().context("cannot write to stdout")?;
     }
     tracing::info!(url = handle.base_url(), "emulator ready");
-    shutdown_signal().await;
+    shutdown.wait().await;
     handle.stop().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM, listened for from the moment it is installed.
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    term: Option<tokio::signal::unix::Signal>,
+    ctrl_c: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>,
+}
+
+impl ShutdownSignal {
+    fn install() -> Self {
+        // `ctrl_c()` registers its handler when first polled: poll it once now.
+        let mut ctrl_c: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
+            Box::pin(tokio::signal::ctrl_c());
+        let waker = std::task::Waker::noop();
+        let _ = ctrl_c.as_mut().poll(&mut std::task::Context::from_waker(waker));
+        ShutdownSignal {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+            ctrl_c,
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            if let Some(mut term) = self.term {
+                tokio::select! {
+                    _ = self.ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+                return;
+            }
+        }
+        let _ = self.ctrl_c.await;
     }
 }
