@@ -12,7 +12,8 @@ It signs in every way simple-salesforce supports (SOAP login, OAuth username-pas
 client credentials, OAuth JWT bearer with a connected app added through the control API, an
 existing session id), then runs create, get,
 update, delete, `query_all` over several `queryMore` pages, upsert (created, then updated),
-describe, error mapping and the automatic re-login after an expired session. One line per step
+describe, error mapping, SOSL search, `composite/tree`, Bulk API 2.0 and the automatic re-login
+after an expired session. One line per step
 (`ok`, `FAIL`, `skip`) goes to stdout; the exit status is 0 only when no step failed.
 
 Pointing simple-salesforce at https://localhost:PORT without changing it
@@ -408,6 +409,66 @@ class Scenario:
         if rows["totalSize"] != 1:
             raise AssertionError(f"upsert twice made {rows['totalSize']} records")
 
+    def search(self) -> None:
+        """SOSL through `sf.search` (GET /search?q=FIND ...) and `sf.quick_search`."""
+        assert self.sf is not None
+        tag = uuid.uuid4().hex[:10]
+        self.sf.Contact.create({"LastName": f"Sosl{tag}", "Email": f"sosl.{tag}@example.com"})
+        found = self.sf.search(
+            f"FIND {{sosl.{tag}@example.com}} IN EMAIL FIELDS RETURNING Contact(Id, LastName, Email)"
+        )
+        records = found.get("searchRecords") if isinstance(found, dict) else found
+        if not records or len(records) != 1 or records[0].get("LastName") != f"Sosl{tag}":
+            raise AssertionError(f"SOSL by email found {found!r}")
+        if records[0]["attributes"]["type"] != "Contact":
+            raise AssertionError(f"SOSL record attributes: {records[0]!r}")
+        quick = self.sf.quick_search(f"Sosl{tag}")
+        quick_records = quick.get("searchRecords") if isinstance(quick, dict) else quick
+        if not quick_records or not any(r["attributes"]["type"] == "Contact" for r in quick_records):
+            raise AssertionError(f"quick_search found {quick!r}")
+
+    def composite_tree(self) -> None:
+        """An Account with two Contacts in one `composite/tree` call, through `sf.restful`."""
+        assert self.sf is not None
+        tag = uuid.uuid4().hex[:10]
+        body = {
+            "records": [
+                {
+                    "attributes": {"type": "Account", "referenceId": "acc"},
+                    "Name": f"Tree {tag}",
+                    "Contacts": {
+                        "records": [
+                            {"attributes": {"type": "Contact", "referenceId": f"c{i}"}, "LastName": f"Leaf{i}{tag}"}
+                            for i in range(2)
+                        ]
+                    },
+                }
+            ]
+        }
+        result = self.sf.restful("composite/tree/Account", method="POST", json=body)
+        if result.get("hasErrors") is not False or len(result.get("results", [])) != 3:
+            raise AssertionError(f"composite/tree answered {result!r}")
+        account = next(r["id"] for r in result["results"] if r["referenceId"] == "acc")
+        rows = self.sf.query_all(f"SELECT Id FROM Contact WHERE AccountId = '{account}'")
+        if rows["totalSize"] != 2:
+            raise AssertionError(f"the tree's Contacts under {account}: {rows['totalSize']}")
+
+    def bulk2(self) -> None:
+        """Bulk API 2.0 through `sf.bulk2`: an insert job, then a query job read with its
+        `Sforce-Locator` and `Sforce-NumberOfRecords` headers."""
+        assert self.sf is not None
+        tag = uuid.uuid4().hex[:10]
+        rows = [{"Name": f"Bulk {tag} {i}"} for i in range(25)]
+        results = self.sf.bulk2.Account.insert(records=rows, wait=1)
+        processed = sum(int(r.get("numberRecordsProcessed", 0)) for r in results)
+        failed = sum(int(r.get("numberRecordsFailed", 0)) for r in results)
+        if processed != 25 or failed != 0:
+            raise AssertionError(f"bulk2 insert: {results!r}")
+        pages = list(self.sf.bulk2.Account.query(f"SELECT Name FROM Account WHERE Name LIKE 'Bulk {tag}%'", wait=1))
+        lines = [line for page in pages for line in str(page).splitlines()[1:] if line.strip()]
+        if len(lines) != 25:
+            raise AssertionError(f"bulk2 query returned {len(lines)} rows: {pages!r}")
+
     def upsert_target(self) -> tuple[str, str, str, dict[str, Any]]:
         """What to upsert by: a text external id field on Account when describe shows one, else
         Contact.Email — Salesforce accepts idLookup fields of standard objects for upsert (its REST
@@ -482,6 +543,9 @@ class Scenario:
         self.step("upsert by external id: created then updated", self.upsert)
         self.step("describe: global, Lead, Contact basic info", self.describe)
         self.step("limits and the Sforce-Limit-Info header", self.limits)
+        self.step("SOSL search: sf.search by email and sf.quick_search", self.search)
+        self.step("composite/tree: an Account with its Contacts (sf.restful)", self.composite_tree)
+        self.step("Bulk API 2.0: sf.bulk2 insert and query", self.bulk2)
         self.step("expired session: the client signs in again and retries", self.relogin_after_expiry)
         total = self.passed + len(self.failures) + self.known_failures
         known = f" ({self.known_failures} known emulator gaps, see docs/emulator.md)" if self.known_failures else ""

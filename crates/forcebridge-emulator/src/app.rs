@@ -11,11 +11,20 @@ use axum::Router;
 use crate::config::EmulatorConfig;
 use crate::org::Org;
 
-/// Everything a handler can reach.
+tokio::task_local! {
+    /// The URL the current request reached its org through (a My Domain host, a path prefix),
+    /// set by [`crate::orgs`] around the org's handlers.
+    pub static PUBLIC_URL: String;
+}
+
+/// Everything a handler can reach: one org and what belongs to it.
 #[derive(Debug)]
 pub struct AppState {
     pub config: EmulatorConfig,
-    /// `http(s)://host:port` as clients reach this emulator (set once the listener is bound).
+    /// Which org of the emulator this is.
+    pub identity: crate::orgs::OrgIdentity,
+    /// The org's own instance URL (`http(s)://host:port`, with `/orgs/<name>` after the first
+    /// org), resolvable by every client. Handlers use [`AppState::public_url`].
     pub base_url: String,
     pub org: RwLock<Org>,
     /// Runtime-only state: fault injection, request log. Not persisted.
@@ -31,6 +40,47 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of one org: `loaded` from its state file, or a fresh org.
+    pub fn new(
+        config: EmulatorConfig,
+        identity: crate::orgs::OrgIdentity,
+        base_url: String,
+        loaded: Option<crate::persist::Loaded>,
+    ) -> Self {
+        let (org, bulk, chatter) = match loaded {
+            Some(l) => (l.org, l.bulk, l.chatter),
+            None => (crate::bootstrap::org_for(&config, &identity), None, None),
+        };
+        let bulk_state = Arc::new(crate::bulk::BulkState::default());
+        if let Some(saved) = bulk {
+            saved.restore(&bulk_state);
+        }
+        let chatter_state = Arc::new(crate::chatter::ChatterState::default());
+        if let Some(segments) = chatter {
+            chatter_state.restore(segments);
+        }
+        AppState {
+            config,
+            identity,
+            base_url,
+            org: RwLock::new(org),
+            runtime: Mutex::new(crate::control::Runtime::default()),
+            dirty: tokio::sync::Notify::new(),
+            bulk: bulk_state,
+            chatter: chatter_state,
+            long_running: crate::longrun::Meter::default(),
+        }
+    }
+
+    /// The URL this org is reached by in the current request (its My Domain host or path
+    /// prefix as the client used it), else its own instance URL. URLs the org hands out
+    /// (`instance_url`, identity URLs, SOAP `serverUrl`) start with it.
+    pub fn public_url(&self) -> String {
+        PUBLIC_URL
+            .try_with(Clone::clone)
+            .unwrap_or_else(|_| self.base_url.clone())
+    }
+
     /// Reads the org. A handler that panicked while holding the lock leaves the org as it was at
     /// that moment; serving it is better than failing every later request, so poison is ignored.
     pub fn org_read(&self) -> RwLockReadGuard<'_, Org> {
@@ -73,6 +123,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::bulk::router(state.bulk.clone()))
         .merge(crate::chatter::router(state.chatter.clone()))
         .merge(crate::control::router())
+        .fallback(not_found)
         .with_state(state.clone());
     Router::new()
         .fallback_service(inner)
@@ -80,4 +131,10 @@ pub fn router(state: SharedState) -> Router {
             state,
             crate::middleware::track,
         ))
+}
+
+/// Salesforce's answer for a path no API serves: 404 with the `NOT_FOUND` error array (never an
+/// empty body, which clients cannot parse).
+async fn not_found() -> crate::rest::Reply {
+    crate::error::SfError::no_resource().into()
 }

@@ -42,11 +42,26 @@ fn record(value: Value) -> Record {
 
 /// A new org for this configuration.
 pub fn default_org(config: &EmulatorConfig) -> Org {
-    let pod = "5g".to_string();
+    org_for(config, &crate::orgs::OrgIdentity::first())
+}
+
+/// A fresh org for `identity`: the first org is the one [`default_org`] makes; each further
+/// org gets its own organization id and its own pod, so record ids never repeat across orgs.
+pub fn org_for(config: &EmulatorConfig, identity: &crate::orgs::OrgIdentity) -> Org {
+    const PODS: &[u8] = b"ghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef";
+    let n = usize::try_from(identity.number.saturating_sub(1)).unwrap_or(0);
+    let second = PODS.get(n % PODS.len()).copied().unwrap_or(b'g') as char;
+    let first = if n < PODS.len() { '5' } else { '6' };
+    let pod = format!("{first}{second}");
+    let name = if identity.number == 1 {
+        "forcebridge emulator".to_string()
+    } else {
+        format!("forcebridge emulator {}", identity.name)
+    };
     let mut org = Org {
         info: OrgInfo {
-            id: SfId::generate("00D", &pod, 1),
-            name: "forcebridge emulator".into(),
+            id: SfId::generate("00D", &pod, u64::from(identity.number)),
+            name,
             pod,
         },
         schema: crate::schema::standard::schema(),

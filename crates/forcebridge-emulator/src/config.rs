@@ -39,6 +39,10 @@ pub struct EmulatorConfig {
     pub security_token: String,
     /// Daily API request allocation (`DailyApiRequests.Max`).
     pub daily_api_requests: u64,
+    /// How many orgs to start with (`org1` … `orgN`, all production; at least one).
+    pub orgs: u32,
+    /// Extra host names the TLS certificate covers (`login.salesforce.com`, `*.my.salesforce.com`).
+    pub hostnames: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -54,6 +58,8 @@ impl Default for EmulatorConfig {
             password: DEFAULT_PASSWORD.to_string(),
             security_token: DEFAULT_SECURITY_TOKEN.to_string(),
             daily_api_requests: 100_000,
+            orgs: 1,
+            hostnames: Vec::new(),
         }
     }
 }

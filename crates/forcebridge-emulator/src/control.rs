@@ -180,7 +180,7 @@ fn body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Fai
 async fn reset(State(state): State<SharedState>) -> Response {
     {
         let mut org = state.org_write();
-        *org = crate::bootstrap::default_org(&state.config);
+        *org = crate::bootstrap::org_for(&state.config, &state.identity);
         *state.runtime() = Runtime::default();
     }
     // Bulk jobs and Chatter segments belong to the org just replaced (taken after the org lock

@@ -23,6 +23,8 @@ pub mod metadata;
 pub mod middleware;
 pub mod oauth;
 pub mod org;
+pub mod orgs;
+pub mod paths;
 pub mod persist;
 pub mod rest;
 pub mod schema;
@@ -33,7 +35,7 @@ pub mod tooling;
 pub mod validate;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 pub use config::EmulatorConfig;
 
@@ -58,6 +60,8 @@ pub struct Emulator;
 /// A running emulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct EmulatorHandle {
+    orgs: Arc<orgs::Orgs>,
+    /// The first org.
     state: app::SharedState,
     ca_file: Option<PathBuf>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -67,10 +71,10 @@ pub struct EmulatorHandle {
 }
 
 impl Emulator {
-    /// Starts an emulator and returns once it accepts connections.
+    /// Starts an emulator with `config.orgs` orgs and returns once it accepts connections.
     ///
     /// # Errors
-    /// [`StartError`] when the address cannot be bound, the state file cannot be read, or TLS
+    /// [`StartError`] when the address cannot be bound, a state file cannot be read, or TLS
     /// material cannot be made.
     pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, StartError> {
         let listener = tokio::net::TcpListener::bind(config.addr)
@@ -91,43 +95,33 @@ impl Emulator {
         } else {
             local.ip().to_string()
         };
-        let base_url = format!("{scheme}://{host}:{}", local.port());
-
-        let loaded = match &config.state_file {
-            Some(path) => persist::load(path).map_err(|reason| StartError::State {
-                path: path.clone(),
-                reason,
-            })?,
-            None => None,
-        };
-        let (org, bulk, chatter) = match loaded {
-            Some(l) => (l.org, l.bulk, l.chatter),
-            None => (bootstrap::default_org(&config), None, None),
-        };
-        let bulk_state = Arc::new(bulk::BulkState::default());
-        if let Some(saved) = bulk {
-            saved.restore(&bulk_state);
+        let registry = Arc::new(orgs::Orgs::new(scheme, host, local.port(), config.clone()));
+        // Orgs a previous run made through the control API (listed beside the state file).
+        let listed = registry.listed().map_err(start_error)?;
+        let mut first = None;
+        for n in 1..=config.orgs.max(1) {
+            let state = registry
+                .add(&format!("org{n}"), orgs::Environment::Production)
+                .map_err(start_error)?;
+            first.get_or_insert(state);
         }
-        let chatter_state = Arc::new(chatter::ChatterState::default());
-        if let Some(segments) = chatter {
-            chatter_state.restore(segments);
+        for (name, environment) in listed {
+            if registry.by_name(&name).is_none() {
+                registry.add(&name, environment).map_err(start_error)?;
+            }
         }
-
-        let state = Arc::new(app::AppState {
-            config: config.clone(),
-            base_url,
-            org: RwLock::new(org),
-            runtime: Mutex::new(control::Runtime::default()),
-            dirty: tokio::sync::Notify::new(),
-            bulk: bulk_state,
-            chatter: chatter_state,
-            long_running: longrun::Meter::default(),
-        });
-        let router = app::router(state.clone());
+        let Some(state) = first else {
+            return Err(StartError::State {
+                path: PathBuf::new(),
+                reason: "no org was made".into(),
+            });
+        };
+        let router = orgs::router(registry.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
 
         let (tls_dir, ca_file, acceptor) = if config.tls {
-            let material = tls::make(config.tls_dir.as_deref()).map_err(StartError::Tls)?;
+            let material =
+                tls::make(config.tls_dir.as_deref(), &config.hostnames).map_err(StartError::Tls)?;
             (
                 Some(material.dir),
                 Some(material.ca_file),
@@ -137,26 +131,13 @@ impl Emulator {
             (None, None, None)
         };
 
-        let persister = config
-            .state_file
-            .clone()
-            .map(|path| persist::spawn(state.clone(), path));
+        let finishing = registry.clone();
         let task = tokio::spawn(async move {
-            match acceptor {
-                Some(acceptor) => tls::serve(listener, acceptor, router, rx).await,
-                None => {
-                    let _ = axum::serve(listener, router)
-                        .with_graceful_shutdown(async {
-                            let _ = rx.await;
-                        })
-                        .await;
-                }
-            }
-            if let Some(p) = persister {
-                p.finish().await;
-            }
+            tls::serve(listener, acceptor, router, rx).await;
+            finishing.finish().await;
         });
         Ok(EmulatorHandle {
+            orgs: registry,
             state,
             ca_file,
             shutdown: Some(tx),
@@ -166,8 +147,22 @@ impl Emulator {
     }
 }
 
+/// A start error for an org that cannot be added.
+fn start_error(e: orgs::AddError) -> StartError {
+    match e {
+        orgs::AddError::State { path, reason } => StartError::State {
+            path: PathBuf::from(path),
+            reason,
+        },
+        other => StartError::State {
+            path: PathBuf::new(),
+            reason: other.to_string(),
+        },
+    }
+}
+
 impl EmulatorHandle {
-    /// `http(s)://localhost:PORT` — both the login host and the instance URL.
+    /// `http(s)://localhost:PORT` — both the login host and the first org's instance URL.
     pub fn base_url(&self) -> &str {
         &self.state.base_url
     }
@@ -182,17 +177,23 @@ impl EmulatorHandle {
         self.ca_file.as_deref()
     }
 
-    /// The settings this emulator runs with (credentials included).
+    /// The settings this emulator runs with (credentials of the first org included).
     pub fn config(&self) -> &EmulatorConfig {
         &self.state.config
     }
 
-    /// The shared state, for in-process tests that want to look inside.
+    /// The first org's shared state, for in-process tests that want to look inside.
     pub fn state(&self) -> &app::SharedState {
         &self.state
     }
 
-    /// What a client needs to connect, as the one JSON line `forcebridge emulator` prints.
+    /// Every org of this emulator.
+    pub fn orgs(&self) -> &Arc<orgs::Orgs> {
+        &self.orgs
+    }
+
+    /// What a client needs to connect, as the one JSON line `forcebridge emulator` prints: the
+    /// first org's keys at the top level, and every org under `orgs`.
     pub fn connection_info(&self) -> serde_json::Value {
         let c = &self.state.config;
         let mut v = serde_json::json!({
@@ -208,6 +209,8 @@ impl EmulatorHandle {
         if let Some(ca) = &self.ca_file {
             v["ca_file"] = serde_json::Value::String(ca.display().to_string());
         }
+        v["orgs"] =
+            serde_json::Value::Array(self.orgs.all().iter().map(|e| self.orgs.info(&e.state)).collect());
         v
     }
 

@@ -71,7 +71,10 @@ fn invalid_session() -> Response {
 }
 
 /// Wraps every request.
-pub async fn track(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+pub async fn track(State(state): State<SharedState>, mut req: Request, next: Next) -> Response {
+    if let Some(uri) = crate::paths::normalize(req.uri()) {
+        *req.uri_mut() = uri;
+    }
     let path = req.uri().path().to_string();
     if path == "/__emulator" || path.starts_with("/__emulator/") {
         return next.run(req).await;

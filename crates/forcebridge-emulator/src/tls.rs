@@ -47,7 +47,7 @@ pub struct Material {
 ///
 /// # Errors
 /// A message when the keys or certificates cannot be made or the folder cannot be written.
-pub fn make(dir: Option<&Path>) -> Result<Material, String> {
+pub fn make(dir: Option<&Path>, hostnames: &[String]) -> Result<Material, String> {
     let dir = match dir {
         Some(p) => {
             std::fs::create_dir_all(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?;
@@ -91,7 +91,18 @@ pub fn make(dir: Option<&Path>) -> Result<Material, String> {
         SanType::DnsName("localhost".try_into().map_err(|e| format!("{e}"))?),
         SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])),
         SanType::IpAddress(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+        // Every org's My Domain host and the login hosts under `localhost`.
+        SanType::DnsName("*.localhost".try_into().map_err(|e| format!("{e}"))?),
+        SanType::DnsName("*.my.localhost".try_into().map_err(|e| format!("{e}"))?),
+        SanType::DnsName("*.sandbox.my.localhost".try_into().map_err(|e| format!("{e}"))?),
     ];
+    for name in hostnames {
+        let dns = name
+            .as_str()
+            .try_into()
+            .map_err(|e| format!("--hostnames: {name:?} is not a DNS name: {e}"))?;
+        params.subject_alt_names.push(SanType::DnsName(dns));
+    }
     params.distinguished_name.push(DnType::CommonName, "localhost");
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
@@ -121,16 +132,21 @@ pub fn make(dir: Option<&Path>) -> Result<Material, String> {
     })
 }
 
-/// Serves `router` over TLS until `shutdown` fires, then lets open connections finish (up to
-/// [`SHUTDOWN_GRACE`]).
+/// Serves `router` until `shutdown` fires — over TLS when `acceptor` is given, plain HTTP
+/// otherwise — then lets open connections finish (up to [`SHUTDOWN_GRACE`]).
+///
+/// HTTP/1.1 header names go out title-cased (`Content-Type`, `Sforce-Locator`,
+/// `Sforce-Limit-Info`) as Salesforce writes them: some widely used clients read them
+/// case-sensitively.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     router: axum::Router,
     mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().title_case_headers(true);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -148,15 +164,24 @@ pub async fn serve(
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let tls = match acceptor.accept(tcp).await {
-                        Ok(tls) => tls,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "TLS handshake failed");
-                            return;
+                    let result = match acceptor {
+                        Some(acceptor) => {
+                            let tls = match acceptor.accept(tcp).await {
+                                Ok(tls) => tls,
+                                Err(e) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                            };
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                        None => {
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                            watcher.watch(conn.into_owned()).await
                         }
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
+                    if let Err(e) = result {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });

@@ -152,3 +152,60 @@ async fn bad_subjects_and_bodies_are_refused() {
     assert_eq!(status, 200);
     assert_eq!(page["elements"], json!([]));
 }
+
+#[tokio::test]
+async fn a_batch_posts_each_input_in_order_with_its_own_errors() {
+    let app = common::spawn().await;
+    let a = app.create("Account", json!({"Name": "A"})).await;
+    let b = app.create("Account", json!({"Name": "B"})).await;
+    let text = |t: &str| json!([{"type": "Text", "text": t}]);
+    let (status, body) = app
+        .post(
+            "chatter/feed-elements/batch",
+            json!({"inputs": [
+                {"richInput": post_body(&a, text("first"))},
+                {"richInput": post_body("001000000000000AAA", text("nowhere"))},
+                {"richInput": post_body(&b, text("third"))},
+                {"notRichInput": {}}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["hasErrors"], json!(true));
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0]["statusCode"], json!(201));
+    assert_eq!(results[0]["result"]["parent"]["id"], json!(a));
+    assert_eq!(results[0]["result"]["body"]["text"], json!("first"));
+    assert_eq!(results[1]["statusCode"], json!(404));
+    assert_eq!(results[1]["result"][0]["errorCode"], json!("NOT_FOUND"));
+    assert_eq!(results[2]["statusCode"], json!(201));
+    assert_eq!(results[2]["result"]["parent"]["id"], json!(b));
+    assert_eq!(results[3]["statusCode"], json!(400));
+    assert_eq!(results[3]["result"][0]["errorCode"], json!("INVALID_API_INPUT"));
+    // The two good posts exist, each on its own record; the failures left nothing.
+    let (_, q) = app
+        .query("SELECT ParentId, Body FROM FeedItem ORDER BY CreatedDate")
+        .await;
+    assert_eq!(q["totalSize"], json!(2), "{q}");
+    let (status, body) = app
+        .post(
+            "chatter/feed-elements/batch",
+            json!({"inputs": [{"richInput": post_body(&a, text("only"))}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["hasErrors"], json!(false));
+    // No inputs, or more than 500, fail the whole request.
+    let (status, body) = app
+        .post("chatter/feed-elements/batch", json!({"inputs": []}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let many: Vec<Value> = (0..501)
+        .map(|_| json!({"richInput": post_body(&a, text("x"))}))
+        .collect();
+    let (status, _) = app
+        .post("chatter/feed-elements/batch", json!({ "inputs": many }))
+        .await;
+    assert_eq!(status, 400);
+}

@@ -1,6 +1,7 @@
 //! Compatibility with a real, unmodified third-party client: `simple-salesforce` (pinned in
 //! compat/requirements.txt) runs compat/simple_salesforce_scenario.py against the emulator over
-//! HTTPS — SOAP and OAuth logins, CRUD, queryMore paging, upsert, describe, limits, re-login.
+//! HTTPS — SOAP and OAuth logins, CRUD, queryMore paging, upsert, describe, limits, SOSL search,
+//! `composite/tree`, Bulk API 2.0, re-login.
 
 mod compat_common;
 

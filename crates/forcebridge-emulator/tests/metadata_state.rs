@@ -33,7 +33,7 @@ async fn start(path: &std::path::Path) -> common::App {
     common::App {
         base: handle.base_url().to_string(),
         token: Some(body["access_token"].as_str().expect("access_token").to_string()),
-        handle,
+        handle: handle.into(),
         client,
     }
 }
@@ -70,7 +70,7 @@ async fn custom_schema_survives_a_restart() {
                 .query(&[("q", "SELECT Id FROM CustomField")]),
         )
         .await;
-    app.handle.stop().await;
+    app.stop().await;
 
     let app = start(&path).await;
     let (status, rec) = app.get(&format!("sobjects/Keep__c/{id}")).await;

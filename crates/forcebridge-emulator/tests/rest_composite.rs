@@ -1,5 +1,6 @@
 //! Composite over real HTTP: references between subrequests, `allOrNone` rollback with
-//! `PROCESSING_HALTED`, dependent subrequests halted without it, and the 25-subrequest cap.
+//! `PROCESSING_HALTED`, dependent subrequests halted without it, the 25-subrequest cap, sObject
+//! Tree, Composite Batch and Composite Graph.
 
 mod common;
 
@@ -132,4 +133,181 @@ async fn composite_may_hold_collections_and_at_most_25_subrequests() {
         .collect();
     let resp = app.post("composite", json!({"compositeRequest": many})).await;
     assert_eq!(resp.0, 400);
+}
+
+#[tokio::test]
+async fn a_tree_creates_records_with_their_children_level_by_level() {
+    let app = common::spawn().await;
+    let (status, body) = app
+        .post(
+            "composite/tree/Account",
+            json!({"records": [
+                {"attributes": {"type": "Account", "referenceId": "ref1"}, "Name": "Tree A",
+                 "Contacts": {"records": [
+                     {"attributes": {"type": "Contact", "referenceId": "ref2"}, "LastName": "One"},
+                     {"attributes": {"type": "Contact", "referenceId": "ref3"}, "LastName": "Two"}
+                 ]}},
+                {"attributes": {"type": "Account", "referenceId": "ref4"}, "Name": "Tree B"}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["hasErrors"], json!(false));
+    let refs: Vec<&str> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["referenceId"].as_str().unwrap())
+        .collect();
+    // Roots first, then the second level.
+    assert_eq!(refs, ["ref1", "ref4", "ref2", "ref3"]);
+    let account = body["results"][0]["id"].as_str().unwrap().to_string();
+    assert!(account.starts_with("001"));
+    let (_, q) = app
+        .query(&format!(
+            "SELECT LastName FROM Contact WHERE AccountId = '{account}' ORDER BY LastName"
+        ))
+        .await;
+    assert_eq!(q["totalSize"], json!(2), "{q}");
+
+    // One bad record: nothing is kept, and the answer names only that record.
+    let (status, body) = app
+        .post(
+            "composite/tree/Account",
+            json!({"records": [
+                {"attributes": {"type": "Account", "referenceId": "ok"}, "Name": "Kept?",
+                 "Contacts": {"records": [
+                     {"attributes": {"type": "Contact", "referenceId": "bad"}, "LastName": "X", "NoSuchField__c": 1}
+                 ]}}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["hasErrors"], json!(true));
+    assert_eq!(body["results"].as_array().unwrap().len(), 1);
+    assert_eq!(body["results"][0]["referenceId"], json!("bad"));
+    assert_eq!(
+        body["results"][0]["errors"][0]["statusCode"],
+        json!("INVALID_FIELD")
+    );
+    let (_, q) = app.query("SELECT Id FROM Account WHERE Name = 'Kept?'").await;
+    assert_eq!(q["totalSize"], json!(0), "all or none");
+
+    // More than 200 records, or no reference id, fail the whole request.
+    let many: Vec<Value> = (0..201)
+        .map(|i| json!({"attributes": {"type": "Account", "referenceId": format!("r{i}")}, "Name": "x"}))
+        .collect();
+    let (status, _) = app
+        .post("composite/tree/Account", json!({ "records": many }))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app
+        .post("composite/tree/Account", json!({"records": [{"Name": "no ref"}]}))
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn a_batch_runs_independent_subrequests_and_halts_on_request() {
+    let app = common::spawn().await;
+    let id = app.create("Account", json!({"Name": "Batched"})).await;
+    let (status, body) = app
+        .post(
+            "composite/batch",
+            json!({"batchRequests": [
+                {"method": "PATCH", "url": format!("{V}/sobjects/Account/{id}"), "richInput": {"Name": "Renamed"}},
+                {"method": "GET", "url": format!("{V}/sobjects/Account/{id}?fields=Name")},
+                {"method": "POST", "url": format!("{V}/sobjects/Account"), "richInput": {"NoSuch__c": 1}},
+                {"method": "POST", "url": format!("/services/data/{V}/sobjects/Account"), "richInput": {"Name": "After"}}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["hasErrors"], json!(true));
+    let r = body["results"].as_array().unwrap();
+    assert_eq!(r[0]["statusCode"], json!(204));
+    assert_eq!(r[0]["result"], Value::Null);
+    assert_eq!(r[1]["statusCode"], json!(200));
+    assert_eq!(r[1]["result"]["Name"], json!("Renamed"));
+    assert_eq!(r[2]["statusCode"], json!(400));
+    assert_eq!(r[2]["result"][0]["errorCode"], json!("INVALID_FIELD"));
+    assert_eq!(
+        r[3]["statusCode"],
+        json!(201),
+        "independent of the failure before it"
+    );
+
+    let (status, body) = app
+        .post(
+            "composite/batch",
+            json!({"haltOnError": true, "batchRequests": [
+                {"method": "GET", "url": format!("{V}/sobjects/Account/001000000000000AAA")},
+                {"method": "GET", "url": format!("{V}/limits")}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][1]["statusCode"], json!(412));
+    assert_eq!(
+        body["results"][1]["result"][0]["errorCode"],
+        json!("BATCH_PROCESSING_HALTED")
+    );
+
+    let many: Vec<Value> = (0..26)
+        .map(|_| json!({"method": "GET", "url": format!("{V}/limits")}))
+        .collect();
+    let (status, _) = app
+        .post("composite/batch", json!({ "batchRequests": many }))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app
+        .post(
+            "composite/batch",
+            json!({"batchRequests": [{"method": "FETCH", "url": "x"}]}),
+        )
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn each_graph_is_all_or_none_on_its_own() {
+    let app = common::spawn().await;
+    let node = |reference: &str, body: Value| json!({"method": "POST", "url": format!("/services/data/{V}/sobjects/Account"), "referenceId": reference, "body": body});
+    let (status, body) = app
+        .post(
+            "composite/graph",
+            json!({"graphs": [
+                {"graphId": "good", "compositeRequest": [
+                    node("a", json!({"Name": "Graph good"})),
+                    {"method": "POST", "url": format!("/services/data/{V}/sobjects/Contact"), "referenceId": "c",
+                     "body": {"LastName": "Child", "AccountId": "@{a.id}"}}
+                ]},
+                {"graphId": "bad", "compositeRequest": [
+                    node("b", json!({"Name": "Graph bad"})),
+                    node("b2", json!({"NoSuch__c": 1}))
+                ]}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let graphs = body["graphs"].as_array().unwrap();
+    assert_eq!(graphs[0]["graphId"], json!("good"));
+    assert_eq!(graphs[0]["isSuccessful"], json!(true));
+    assert_eq!(
+        graphs[0]["graphResponse"]["compositeResponse"][1]["httpStatusCode"],
+        json!(201)
+    );
+    assert_eq!(graphs[1]["isSuccessful"], json!(false));
+    let (_, q) = app.query("SELECT Name FROM Account ORDER BY Name").await;
+    let names: Vec<&str> = q["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Graph good"], "the failed graph left nothing");
+    let (status, _) = app
+        .post("composite/graph", json!({"graphs": [{"compositeRequest": []}]}))
+        .await;
+    assert_eq!(status, 400);
 }

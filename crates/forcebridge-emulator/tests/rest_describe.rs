@@ -311,3 +311,52 @@ async fn record_counts_and_events() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["records"][0]["Who"]["Name"], json!("Doe"));
 }
+
+#[tokio::test]
+async fn list_views_list_and_run() {
+    let app = common::spawn().await;
+    for name in ["Beta", "Alpha", "Gamma"] {
+        app.create("Account", json!({ "Name": name })).await;
+    }
+    let (status, body) = app.get("sobjects/Account/listviews").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sobjectType"], json!("Account"));
+    assert_eq!(body["done"], json!(true));
+    let views = body["listviews"].as_array().unwrap();
+    assert_eq!(body["size"], json!(views.len()));
+    let all = views
+        .iter()
+        .find(|v| v["developerName"] == json!("AllAccounts"))
+        .unwrap_or_else(|| panic!("AllAccounts in {body}"));
+    assert_eq!(all["label"], json!("All Accounts"));
+    assert!(all["id"].as_str().unwrap().starts_with("00B"));
+    let results_url = all["resultsUrl"].as_str().unwrap();
+    assert!(results_url.ends_with("/results"));
+
+    let (status, r) = app.get(results_url).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["developerName"], json!("AllAccounts"));
+    assert_eq!(r["columns"][0]["fieldNameOrPath"], json!("Name"));
+    assert_eq!(r["columns"][0]["sortDirection"], json!("ascending"));
+    assert_eq!(r["size"], json!(3));
+    let names: Vec<&str> = r["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rec| rec["columns"][0]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Alpha", "Beta", "Gamma"]);
+    assert_eq!(r["records"][0]["columns"][1]["fieldNameOrPath"], json!("Id"));
+
+    let (status, r) = app.get(&format!("{results_url}?limit=1&offset=1")).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["records"][0]["columns"][0]["value"], json!("Beta"));
+    let (status, _) = app.get(&format!("{results_url}?limit=0")).await;
+    assert_eq!(status, 400);
+    let (status, body) = app
+        .get("sobjects/Account/listviews/00B000000000000AAA/results")
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = app.get("sobjects/Nope__c/listviews").await;
+    assert_eq!(status, 404);
+}

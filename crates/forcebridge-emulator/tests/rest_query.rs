@@ -148,3 +148,66 @@ async fn cursors_belong_to_their_emulator() {
     assert_eq!(status, 200, "{rest}");
     assert_eq!(rest["records"].as_array().map(Vec::len), Some(100));
 }
+
+#[tokio::test]
+async fn columns_true_describes_the_columns_of_a_query() {
+    let app = spawn().await;
+    let columns = |soql: &'static str| {
+        let app = &app;
+        async move {
+            app.send(
+                app.req(reqwest::Method::GET, "query")
+                    .query(&[("q", soql), ("columns", "true")]),
+            )
+            .await
+        }
+    };
+    let (status, body) = columns("SELECT Id, Name, NumberOfEmployees FROM Account").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["entityName"], json!("Account"));
+    assert_eq!(body["keyPrefix"], json!("001"));
+    assert_eq!(body["idSelected"], json!(true));
+    assert_eq!(body["groupBy"], json!(false));
+    assert!(body.get("records").is_none(), "metadata, not rows: {body}");
+    let cols = body["columnMetadata"].as_array().unwrap();
+    assert_eq!(cols.len(), 3);
+    assert_eq!(cols[1]["columnName"], json!("Name"));
+    assert_eq!(cols[1]["displayName"], json!("Name"));
+    assert_eq!(cols[1]["textType"], json!(true));
+    assert_eq!(cols[2]["numberType"], json!(true));
+    assert_eq!(cols[2]["apexType"], json!("Integer"));
+    assert_eq!(cols[0]["joinColumns"], json!([]));
+
+    // A parent path is the relationship with the field in its joinColumns.
+    let (status, body) = columns("SELECT LastName, Account.Name FROM Contact").await;
+    assert_eq!(status, 200, "{body}");
+    let rel = &body["columnMetadata"][1];
+    assert_eq!(rel["columnName"], json!("Account"));
+    assert_eq!(rel["aggregate"], json!(false));
+    assert_eq!(rel["joinColumns"][0]["columnName"], json!("Name"));
+    assert_eq!(rel["joinColumns"][0]["displayName"], json!("Account.Name"));
+    assert_eq!(body["idSelected"], json!(false));
+
+    // A subquery is an aggregate column of the child relationship.
+    let (status, body) = columns("SELECT Name, (SELECT LastName FROM Contacts) FROM Account").await;
+    assert_eq!(status, 200, "{body}");
+    let sub = &body["columnMetadata"][1];
+    assert_eq!(sub["columnName"], json!("Contacts"));
+    assert_eq!(sub["aggregate"], json!(true));
+    assert_eq!(sub["joinColumns"][0]["columnName"], json!("LastName"));
+
+    // Aggregates are named by alias or exprN and displayed as written.
+    let (status, body) = columns("SELECT COUNT(Id), MAX(Name) top FROM Account").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["groupBy"], json!(true));
+    let cols = body["columnMetadata"].as_array().unwrap();
+    assert_eq!(cols[0]["columnName"], json!("expr0"));
+    assert_eq!(cols[0]["displayName"], json!("COUNT(Id)"));
+    assert_eq!(cols[0]["aggregate"], json!(true));
+    assert_eq!(cols[1]["columnName"], json!("top"));
+
+    // A query the API refuses is refused the same way.
+    let (status, body) = columns("SELECT NoSuch__c FROM Account").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body[0]["errorCode"], json!("INVALID_FIELD"));
+}

@@ -86,7 +86,7 @@ async fn jobs_and_posts_survive_a_restart_and_reset_clears_them() {
     let before = observe(&app, &ingest_id, &query_id, &account).await;
     assert_eq!(before[0], json!(["JobComplete", 3, 1]));
     assert_eq!(before[5]["messageSegments"][1]["type"], json!("Mention"));
-    app.handle.stop().await;
+    app.stop().await;
 
     let app = common::spawn_with(config(&path)).await;
     let after = observe(&app, &ingest_id, &query_id, &account).await;
@@ -103,7 +103,7 @@ async fn jobs_and_posts_survive_a_restart_and_reset_clears_them() {
     // Reset clears jobs and posts, and the state file follows.
     let resp = app.client.post(control(&app, "reset")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    app.handle.stop().await;
+    app.stop().await;
     let app = common::spawn_with(config(&path)).await;
     let (s, _) = app.get(&format!("jobs/ingest/{ingest_id}")).await;
     assert_eq!(s, 404);
@@ -126,7 +126,7 @@ async fn a_job_interrupted_by_a_restart_comes_back_failed() {
     let app = common::spawn_with(config(&path)).await;
     let id = create_job(&app, json!({"object": "Account", "operation": "insert"})).await;
     assert_eq!(upload(&app, &id, "Name\nA\n").await.0, 201);
-    app.handle.stop().await;
+    app.stop().await;
     // Mark the saved job as queued, as if the emulator had stopped right after UploadComplete.
     let mut saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     saved["bulk"]["ingest"][0]["info"]["state"] = json!("UploadComplete");

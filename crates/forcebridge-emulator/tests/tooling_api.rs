@@ -180,3 +180,87 @@ async fn tooling_create_read_query_update_delete() {
     let (_, rec) = app.get(&format!("sobjects/Ticket__c/{t}")).await;
     assert_eq!(rec.get("Priority__c"), None::<&Value>);
 }
+
+#[tokio::test]
+async fn tooling_describe_lists_objects_and_the_fields_query_takes() {
+    let app = common::spawn().await;
+    let (status, global) = app.get("tooling/sobjects").await;
+    assert_eq!(status, 200, "{global}");
+    assert_eq!(global["encoding"], json!("UTF-8"));
+    let names: Vec<&str> = global["sobjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"CustomObject") && names.contains(&"CustomField"),
+        "{global}"
+    );
+    let field = global["sobjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == json!("CustomField"))
+        .unwrap();
+    assert_eq!(field["keyPrefix"], json!("00N"));
+    assert_eq!(
+        field["urls"]["describe"],
+        json!(format!(
+            "/services/data/{}/tooling/sobjects/CustomField/describe",
+            common::V
+        ))
+    );
+
+    let (status, d) = app.get("tooling/sobjects/CustomField/describe").await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["name"], json!("CustomField"));
+    let fields: Vec<String> = d["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(fields.contains(&"DeveloperName".to_string()), "{fields:?}");
+    let id = d["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == json!("Id"))
+        .unwrap();
+    assert_eq!(id["type"], json!("id"));
+    // Every described field can be queried.
+    let soql = format!("SELECT {} FROM CustomField", fields.join(", "));
+    let (status, q) = app
+        .send(
+            app.req(reqwest::Method::GET, "tooling/query")
+                .query(&[("q", soql.as_str())]),
+        )
+        .await;
+    assert_eq!(status, 200, "{q}");
+    let (status, body) = app.get("tooling/sobjects/ApexClass/describe").await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body[0]["errorCode"], json!("NOT_FOUND"));
+}
+
+#[tokio::test]
+async fn tooling_query_columns_true_describes_its_columns() {
+    let app = common::spawn().await;
+    let (status, body) = app
+        .send(app.req(reqwest::Method::GET, "tooling/query").query(&[
+            ("q", "SELECT Id, DeveloperName, Length FROM CustomField"),
+            ("columns", "true"),
+        ]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["entityName"], json!("CustomField"));
+    assert_eq!(body["idSelected"], json!(true));
+    let names: Vec<&str> = body["columnMetadata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["columnName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Id", "DeveloperName", "Length"]);
+    assert_eq!(body["columnMetadata"][2]["numberType"], json!(true));
+}

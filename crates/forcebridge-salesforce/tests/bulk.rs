@@ -192,3 +192,55 @@ async fn chatter_posts_a_feed_item_on_a_record() {
     assert!(rows[0]["Body"].as_str().unwrap().contains("Completed the track"));
     assert!(c.post_feed_item(&lead, "  ").await.is_err());
 }
+
+#[tokio::test]
+async fn chatter_batch_posts_many_in_input_order_with_per_item_errors() {
+    let h = start(true).await;
+    let c = client(&h);
+    let a = c
+        .create("Lead", &json!({"LastName": "A", "Company": "X"}))
+        .await
+        .unwrap();
+    let b = c
+        .create("Lead", &json!({"LastName": "B", "Company": "X"}))
+        .await
+        .unwrap();
+    c.delete("Lead", &b).await.unwrap();
+    let post =
+        |subject: &forcebridge_salesforce::RecordId, text: &str| forcebridge_salesforce::chatter::FeedPost {
+            subject: subject.clone(),
+            text: text.to_string(),
+        };
+    // 503 posts take two calls; one subject was deleted; one post is empty.
+    let mut posts: Vec<_> = (0..501).map(|i| post(&a, &format!("post {i}"))).collect();
+    posts.insert(3, post(&b, "to a deleted lead"));
+    posts.insert(7, post(&a, "   "));
+    let results = c.post_feed_items(&posts).await;
+    assert_eq!(results.len(), posts.len());
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            3 => match r {
+                forcebridge_salesforce::chatter::FeedPostOutcome::Failed { status, errors } => {
+                    assert_eq!(*status, 404);
+                    assert_eq!(errors[0].error_code, "NOT_FOUND");
+                }
+                other => panic!("post 3: {other:?}"),
+            },
+            7 => assert!(
+                matches!(r, forcebridge_salesforce::chatter::FeedPostOutcome::NotSent(_)),
+                "post 7: {r:?}"
+            ),
+            _ => assert!(r.posted().is_some(), "post {i}: {r:?}"),
+        }
+    }
+    let rows: Vec<Value> = c
+        .query(&format!("SELECT Id, Body FROM FeedItem WHERE ParentId = '{a}'"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 501);
+    // Each outcome is its own post: the ids the results carry are the posts made, in order.
+    let first = results[0].posted().unwrap().id.clone();
+    let row = rows.iter().find(|r| r["Id"] == json!(first)).unwrap();
+    assert!(row["Body"].as_str().unwrap().contains("post 0"), "{row}");
+}

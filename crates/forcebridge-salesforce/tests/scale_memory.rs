@@ -9,6 +9,13 @@
 //! 1,000,000 rows against it in `bench/client/`.
 //!
 //! `FORCEBRIDGE_TEST_SCALE_ROWS` lowers the row count for quick local runs; CI runs the default.
+//!
+//! Invariant: this binary has exactly one test, which runs the measurements one after the other.
+//! The allocator's count is the whole process's, and `cargo test` runs a binary's tests in
+//! parallel threads of one process: a second test here would allocate during a measurement and
+//! be counted in it. Add a measurement as another step of [`memory_stays_bounded_at_scale`],
+//! never as a test of its own. (`cargo nextest` runs each test in its own process; both runners
+//! see the same numbers.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,7 +51,9 @@ fn reset_peak() -> usize {
     HEAP.current_usage()
 }
 
-async fn serve(app: axum::Router) -> String {
+/// Serves `app` on a free port; the server stops when the returned guard is dropped, so one
+/// measurement's fake leaves nothing running into the next.
+async fn serve(app: axum::Router) -> (String, AbortOnDrop) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a local port");
@@ -52,8 +61,17 @@ async fn serve(app: axum::Router) -> String {
         "http://127.0.0.1:{}",
         listener.local_addr().expect("address").port()
     );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, AbortOnDrop(task))
+}
+
+/// Aborts a server task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<std::io::Result<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn client(url: &str) -> Client {
@@ -97,7 +115,13 @@ fn query_page(start: u64, total: u64) -> String {
     body
 }
 
+/// Every measurement, one at a time (see the invariant above).
 #[tokio::test]
+async fn memory_stays_bounded_at_scale() {
+    a_million_row_query_stream_holds_one_page().await;
+    a_million_row_bulk_ingest_holds_no_job_in_memory().await;
+}
+
 async fn a_million_row_query_stream_holds_one_page() {
     let total = rows();
     let app = axum::Router::new()
@@ -112,7 +136,7 @@ async fn a_million_row_query_stream_holds_one_page() {
                 query_page(start, total)
             }),
         );
-    let url = serve(app).await;
+    let (url, _server) = serve(app).await;
     let client = client(&url);
 
     let baseline = reset_peak();
@@ -196,7 +220,6 @@ fn result_file(kind: &'static str, n: u64) -> Body {
     Body::from_stream(head.chain(rows))
 }
 
-#[tokio::test]
 async fn a_million_row_bulk_ingest_holds_no_job_in_memory() {
     let total = rows();
     let fake = Arc::new(FakeBulk::default());
@@ -248,7 +271,7 @@ async fn a_million_row_bulk_ingest_holds_no_job_in_memory() {
             ),
         )
         .with_state(fake.clone());
-    let url = serve(app).await;
+    let (url, _server) = serve(app).await;
     let client = client(&url);
 
     let mut spec = IngestSpec::new(

@@ -256,3 +256,67 @@ fn state_file_always_loads_after_kill_9_during_writes() {
     assert!(em.info["instance_url"].is_string());
     em.terminate();
 }
+
+/// `--orgs 2 --hostnames ...`: the ready line lists both orgs, and a client that reaches the
+/// emulator by Salesforce's own host names (as a hosts entry would make it) signs in at
+/// `login.salesforce.com` and is sent to the org's `*.my.salesforce.com` My Domain, over TLS the
+/// printed CA covers.
+#[test]
+fn several_orgs_behind_real_host_names() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let em = spawn(&[
+        "--orgs",
+        "2",
+        "--hostnames",
+        "login.salesforce.com,test.salesforce.com,*.my.salesforce.com",
+    ]);
+    let orgs = em.info["orgs"].as_array().expect("orgs").clone();
+    assert_eq!(orgs.len(), 2, "{}", em.info);
+    assert_eq!(orgs[0]["instance_url"], em.info["instance_url"]);
+    assert_eq!(orgs[1]["name"], json!("org2"));
+    let base = em.info["instance_url"].as_str().unwrap();
+    assert!(base.starts_with("https://localhost:"), "{base}");
+    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let pem = std::fs::read(em.info["ca_file"].as_str().unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .resolve("login.salesforce.com", addr)
+        .resolve("org2.my.salesforce.com", addr)
+        .build()
+        .unwrap();
+    let second = &orgs[1];
+    runtime().block_on(async {
+        let password = format!(
+            "{}{}",
+            second["password"].as_str().unwrap(),
+            second["security_token"].as_str().unwrap()
+        );
+        let resp = client
+            .post(format!(
+                "https://login.salesforce.com:{port}/services/oauth2/token"
+            ))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", second["client_id"].as_str().unwrap()),
+                ("client_secret", second["client_secret"].as_str().unwrap()),
+                ("username", second["username"].as_str().unwrap()),
+                ("password", password.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let token: Value = resp.json().await.unwrap();
+        let instance = format!("https://org2.my.salesforce.com:{port}");
+        assert_eq!(token["instance_url"], json!(instance));
+        let resp = client
+            .get(format!("{instance}/services/data/v66.0/limits"))
+            .bearer_auth(token["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    });
+    em.terminate();
+}

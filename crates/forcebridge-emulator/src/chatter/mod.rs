@@ -1,6 +1,8 @@
 //! Chatter (Connect REST API): `POST /chatter/feed-elements` posts a feed item to a record's
 //! feed, `GET /chatter/feeds/record/{recordId}/feed-elements` pages through that feed (newest
-//! first), `GET /chatter/feed-elements/{id}` reads one post.
+//! first), `GET /chatter/feed-elements/{id}` reads one post, and `POST
+//! /chatter/feed-elements/batch` posts up to 500 feed items in one call (each on its own: one
+//! failing item does not undo the others).
 //!
 //! A post is a `FeedItem` record written through [`crate::rest::dml::Tx`], so SOQL sees it
 //! (`SELECT Id, Body, ParentId FROM FeedItem WHERE ParentId = '...'`) and REST can read it. The
@@ -73,6 +75,7 @@ pub fn router(chatter: Chatter) -> Router<SharedState> {
         let p = format!("/services/data/v{v}/chatter");
         r = r
             .route(&format!("{p}/feed-elements"), post(create))
+            .route(&format!("{p}/feed-elements/batch"), post(batch))
             .route(&format!("{p}/feed-elements/{{id}}"), get(one))
             .route(&format!("{p}/feeds/record/{{record}}/feed-elements"), get(feed));
     }
@@ -392,6 +395,25 @@ fn create_inner(
     let version = crate::bulk::version(v)?;
     let user = crate::bulk::caller_id(state, caller).ok_or_else(crate::bulk::no_session)?;
     let req = crate::bulk::json_object(body)?;
+    let (rendered, id) = post_one(state, chatter, &user, &version, &req)?;
+    state.mark_dirty();
+    let mut resp = (StatusCode::CREATED, Json(rendered)).into_response();
+    if let Ok(loc) =
+        axum::http::HeaderValue::from_str(&format!("/services/data/v{version}/chatter/feed-elements/{id}"))
+    {
+        resp.headers_mut().insert(axum::http::header::LOCATION, loc);
+    }
+    Ok(resp)
+}
+
+/// Posts one Feed Item Input as `user`; the rendered feed item and its id.
+fn post_one(
+    state: &SharedState,
+    chatter: &ChatterState,
+    user: &SfId,
+    version: &str,
+    req: &Map<String, Value>,
+) -> Result<(Value, SfId), SfError> {
     let kind = req
         .get("feedElementType")
         .and_then(Value::as_str)
@@ -428,7 +450,7 @@ fn create_inner(
         if !live {
             return Err(not_found());
         }
-        let posted = read_segments(&org, &version, &input)?;
+        let posted = read_segments(&org, version, &input)?;
         let mut values = Map::new();
         values.insert("ParentId".into(), json!(parent));
         values.insert("Type".into(), json!("TextPost"));
@@ -451,16 +473,67 @@ fn create_inner(
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), posted.segments);
         let item = org.record("FeedItem", &id).cloned().unwrap_or_default();
-        (render(&org, chatter, &version, &item), id)
+        (render(&org, chatter, version, &item), id)
     };
-    state.mark_dirty();
-    let mut resp = (StatusCode::CREATED, Json(rendered)).into_response();
-    if let Ok(loc) =
-        axum::http::HeaderValue::from_str(&format!("/services/data/v{version}/chatter/feed-elements/{id}"))
-    {
-        resp.headers_mut().insert(axum::http::header::LOCATION, loc);
+    Ok((rendered, id))
+}
+
+/// The most feed items one batch may post.
+pub const MAX_BATCH: usize = 500;
+
+async fn batch(
+    State(state): State<SharedState>,
+    Extension(chatter): Extension<Chatter>,
+    caller: Option<Extension<Caller>>,
+    ApiVersion(v): ApiVersion,
+    body: Bytes,
+) -> Response {
+    batch_inner(&state, &chatter, caller.as_ref().map(|c| &c.0), &v, &body)
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /chatter/feed-elements/batch`: a Batch Collection Input (`{"inputs": [{"richInput":
+/// <Feed Item Input>}]}`) answered 200 with Batch Results — one `{"result", "statusCode"}` per
+/// input, in input order; a failed input's `result` is its error list. Only a body that cannot be
+/// read at all fails the whole request.
+fn batch_inner(
+    state: &SharedState,
+    chatter: &ChatterState,
+    caller: Option<&Caller>,
+    v: &str,
+    body: &[u8],
+) -> Result<Response, SfError> {
+    let version = crate::bulk::version(v)?;
+    let user = crate::bulk::caller_id(state, caller).ok_or_else(crate::bulk::no_session)?;
+    let req = crate::bulk::json_object(body)?;
+    let inputs = req
+        .get("inputs")
+        .and_then(Value::as_array)
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| invalid("Missing required field: inputs"))?;
+    if inputs.len() > MAX_BATCH {
+        return Err(invalid(format!(
+            "inputs: a batch takes at most {MAX_BATCH} inputs, not {}",
+            inputs.len()
+        )));
     }
-    Ok(resp)
+    let mut results = Vec::with_capacity(inputs.len());
+    let mut has_errors = false;
+    for input in inputs {
+        let outcome = match input.get("richInput").and_then(Value::as_object) {
+            Some(rich) => post_one(state, chatter, &user, &version, rich),
+            None => Err(invalid("Missing required field: richInput")),
+        };
+        results.push(match outcome {
+            Ok((rendered, _)) => json!({ "result": rendered, "statusCode": 201 }),
+            Err(e) => {
+                has_errors = true;
+                json!({ "result": [e.to_json()], "statusCode": e.status.as_u16() })
+            }
+        });
+    }
+    state.mark_dirty();
+    Ok(Json(json!({ "hasErrors": has_errors, "results": results })).into_response())
 }
 
 /// `GET /chatter/feed-elements/{id}`.

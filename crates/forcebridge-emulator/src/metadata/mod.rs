@@ -1,7 +1,8 @@
 //! The Metadata API (SOAP) at `/services/Soap/m/{version}` (and below it, where clients append
 //! the org id or `deployRequest/...`): `createMetadata`, `readMetadata`, `updateMetadata`,
 //! `upsertMetadata`, `deleteMetadata`, `listMetadata` for `CustomObject`, `CustomField` and
-//! `PermissionSet`, and `deploy` / `checkDeployStatus` of a zip package holding the same types.
+//! `PermissionSet`, `deploy` / `checkDeployStatus` of a zip package holding the same types, and
+//! `retrieve` / `checkRetrieveStatus` / `describeMetadata` ([`retrieve`]).
 //!
 //! Envelopes, results (`SaveResult`, `UpsertResult`, `DeleteResult`, `ReadResult`,
 //! `FileProperties`, `AsyncResult`, `DeployResult`) and faults follow the Metadata API WSDL
@@ -14,6 +15,7 @@
 
 pub mod deploy;
 pub mod permset;
+pub mod retrieve;
 pub mod types;
 pub mod xml;
 
@@ -166,6 +168,9 @@ async fn handle(State(state): State<SharedState>, body: Bytes) -> Response {
         "listMetadata" => list(&state, op),
         "deploy" => deploy::start(&state, op, &user),
         "checkDeployStatus" => deploy::status(&state, op),
+        "retrieve" => retrieve::start(&state, op, &user),
+        "checkRetrieveStatus" => retrieve::status(&state, op),
+        "describeMetadata" => retrieve::describe(),
         other => client_fault(&format!("No operation available for request {{{NS}}}{other}")),
     }
 }

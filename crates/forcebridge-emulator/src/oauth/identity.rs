@@ -43,7 +43,7 @@ fn caller(
     let session = live_session(&org, &token).ok_or_else(|| Box::new(forbidden("Bad_OAuth_Token")))?;
     let profile =
         user_profile(&org, &session.user_id).ok_or_else(|| Box::new(forbidden("Bad_OAuth_Token")))?;
-    let urls = urls(&state.base_url, &org, &session.user_id);
+    let urls = urls(&state.public_url(), &org, &session.user_id);
     Ok((profile, urls))
 }
 
@@ -89,7 +89,7 @@ pub async fn userinfo(
         Err(resp) => return *resp,
     };
     let org_id = state.org_read().info.id.clone();
-    let base = &state.base_url;
+    let base = &state.public_url();
     let photos = photos(base);
     Json(json!({
         "sub": format!("{base}/id/{org_id}/{}", p.user_id),
@@ -139,7 +139,7 @@ pub async fn identity(
             org_ok,
             target
                 .as_ref()
-                .map(|t| identity_url(&state.base_url, &org, &t.user_id)),
+                .map(|t| identity_url(&state.public_url(), &org, &t.user_id)),
             target,
         )
     };
@@ -161,7 +161,7 @@ pub async fn identity(
         "first_name": t.first_name,
         "last_name": t.last_name,
         "timezone": t.time_zone,
-        "photos": photos(&state.base_url),
+        "photos": photos(&state.public_url()),
         "addr_street": null,
         "addr_city": null,
         "addr_state": null,

@@ -370,7 +370,7 @@ pub(crate) fn issue(
             Some(token)
         }
     };
-    let id = identity_url(&state.base_url, org, user_id);
+    let id = identity_url(&state.public_url(), org, user_id);
     let issued_at = now.timestamp_millis().to_string();
     let signature = token_signature(&app.client_secret, &id, &issued_at);
     let mut body = serde_json::Map::new();
@@ -380,7 +380,7 @@ pub(crate) fn issue(
     }
     body.insert("signature".into(), json!(signature));
     body.insert("scope".into(), json!(scope));
-    body.insert("instance_url".into(), json!(state.base_url));
+    body.insert("instance_url".into(), json!(state.public_url()));
     body.insert("id".into(), json!(id));
     body.insert("token_type".into(), json!("Bearer"));
     body.insert("issued_at".into(), json!(issued_at));

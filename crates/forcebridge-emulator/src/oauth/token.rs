@@ -276,7 +276,8 @@ fn jwt_bearer(state: &SharedState, p: &HashMap<String, String>) -> Result<serde_
         Some(exp) if exp > now => {}
         _ => return Err(invalid()),
     }
-    let base = state.base_url.as_str();
+    let base_owned = state.public_url();
+    let base = base_owned.as_str();
     let allowed = |a: &str| {
         let a = a.trim_end_matches('/');
         a == base || a == "https://login.salesforce.com" || a == "https://test.salesforce.com"

@@ -122,7 +122,7 @@ fn entry(reply: Reply, reference_id: &str) -> Value {
 }
 
 /// Runs one subrequest.
-fn run_one(
+pub(super) fn run_one(
     ctx: &Ctx<'_>,
     tx: &mut Tx<'_>,
     method: &Method,
@@ -187,15 +187,31 @@ fn run_one(
 pub fn run(ctx: &Ctx<'_>, tx: &mut Tx<'_>, body: Body<'_>) -> Result<Reply, SfError> {
     let body = body.object()?;
     let all_or_none = body.get("allOrNone").and_then(Value::as_bool).unwrap_or(false);
+    let (out, _) = run_requests(ctx, tx, &body, MAX_SUBREQUESTS, all_or_none)?;
+    Ok(Reply::json(StatusCode::OK, json!({ "compositeResponse": out })))
+}
+
+/// Runs the `compositeRequest` of `body` (at most `max` subrequests): one `compositeResponse`
+/// entry per subrequest, and whether any failed. With `all_or_none` a failure rolls back all.
+///
+/// # Errors
+/// A missing `compositeRequest`, more than `max` subrequests, a malformed subrequest.
+pub(super) fn run_requests(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx<'_>,
+    body: &Map<String, Value>,
+    max: usize,
+    all_or_none: bool,
+) -> Result<(Vec<Value>, bool), SfError> {
     let Some(Value::Array(requests)) = body.get("compositeRequest") else {
         return Err(
             SfError::bad_request("JSON_PARSER_ERROR", "compositeRequest is required").without_fields_key(),
         );
     };
-    if requests.len() > MAX_SUBREQUESTS {
+    if requests.len() > max {
         return Err(SfError::bad_request(
             "LIMIT_EXCEEDED",
-            format!("Max number of subrequests allowed: {MAX_SUBREQUESTS}"),
+            format!("Max number of subrequests allowed: {max}"),
         )
         .without_fields_key());
     }
@@ -289,7 +305,7 @@ pub fn run(ctx: &Ctx<'_>, tx: &mut Tx<'_>, body: Body<'_>) -> Result<Reply, SfEr
             }
         }
     }
-    Ok(Reply::json(StatusCode::OK, json!({ "compositeResponse": out })))
+    Ok((out, failed.is_some()))
 }
 
 #[cfg(test)]

@@ -9,14 +9,20 @@
 //! [`dml::Tx`]; a write that answers 4xx/5xx leaves the org as it found it (rolled back), and a
 //! write that changed anything signals `dirty` once. No lock is held across an `.await`.
 
+pub mod batch;
 pub mod collections;
+pub mod columns;
 pub mod composite;
 pub mod describe;
 pub mod dml;
+pub mod graph;
 pub mod limits;
+pub mod listviews;
 pub mod query;
 pub mod replication;
+pub mod search;
 pub mod sobjects;
+pub mod tree;
 pub mod versions;
 
 use axum::Router;
@@ -302,13 +308,19 @@ pub fn dispatch_read(ctx: &Ctx<'_>, org: &Org, segs: &[&str]) -> Result<Reply, S
         ["sobjects", object] => describe::basic(ctx, org, object),
         ["sobjects", object, "describe"] => describe::describe(ctx, org, object),
         ["sobjects", object, "updated"] => replication::updated(ctx, org, object),
+        ["sobjects", object, "listviews"] => listviews::list(ctx, org, object),
+        ["sobjects", object, "listviews", id, "results"] => listviews::results(ctx, org, object, id),
         ["sobjects", object, "deleted"] => replication::deleted_records(ctx, org, object),
         ["sobjects", object, id] => sobjects::read(ctx, org, object, id),
         ["sobjects", object, field, value] => sobjects::read_by_field(ctx, org, object, field, value),
+        ["query"] if ctx.param("columns") == Some("true") => columns::describe(ctx, org, false),
+        ["queryAll"] if ctx.param("columns") == Some("true") => columns::describe(ctx, org, true),
         ["query"] => query::start(ctx, org, false),
         ["queryAll"] => query::start(ctx, org, true),
         ["query" | "queryAll", locator] => query::more(ctx, locator),
         ["composite", "sobjects", object] => collections::retrieve(ctx, org, object, None),
+        ["search"] => search::sosl(ctx, org),
+        ["parameterizedSearch"] => search::parameterized_get(ctx, org),
         ["limits"] => Ok(limits::limits(org)),
         ["limits", "recordCount"] => Ok(limits::record_count(ctx, org)),
         ["composite"] | ["composite", "sobjects"] => Err(method_not_allowed(&Method::GET, "POST")),
@@ -338,6 +350,13 @@ pub fn dispatch_write(
             sobjects::delete_by_field(ctx, tx, object, field, value)
         }
         ("POST", ["composite"]) => composite::run(ctx, tx, body),
+        ("POST", ["composite", "batch"]) => batch::run(ctx, tx, body),
+        ("POST", ["parameterizedSearch"]) => {
+            let org: &Org = tx.org;
+            search::parameterized_post(ctx, org, &body.object()?)
+        }
+        ("POST", ["composite", "graph"]) => graph::run(ctx, tx, body),
+        ("POST", ["composite", "tree", object]) => tree::run(tx, object, body),
         ("POST", ["composite", "sobjects"]) => collections::create(ctx, tx, body),
         ("PATCH", ["composite", "sobjects"]) => collections::update(ctx, tx, body),
         ("DELETE", ["composite", "sobjects"]) => collections::delete(ctx, tx),
@@ -413,7 +432,7 @@ async fn handle(
     let ctx = Ctx {
         version,
         user,
-        base_url: &state.base_url,
+        base_url: &state.public_url(),
         runtime: &state.runtime,
         headers: header_list(&headers),
         params: parse_params(uri.query().unwrap_or("")),

@@ -99,6 +99,21 @@ pub fn refusal(path: &str, code: &str, message: &str) -> Response {
     fault(api, code, message, "UnexpectedErrorFault")
 }
 
+/// The `INVALID_LOGIN` fault a `login` call gets for a user this login host does not know.
+pub fn invalid_login(path: &str) -> Response {
+    let api = if path.starts_with("/services/Soap/c/") {
+        Api::Enterprise
+    } else {
+        Api::Partner
+    };
+    fault(
+        api,
+        "INVALID_LOGIN",
+        "Invalid username, password, security token; or user locked out.",
+        "LoginFault",
+    )
+}
+
 /// A client-side SOAP fault (`soapenv:Client`), for envelopes that cannot be understood.
 fn client_fault(message: &str) -> Response {
     xml(
@@ -265,7 +280,7 @@ fn login(state: &SharedState, api: Api, version: &str, body: &[u8]) -> Response 
                 expired: false,
             },
         );
-        let base = &state.base_url;
+        let base = &state.public_url();
         let org15 = org.info.id.short().to_string();
         let profile_id = profile.profile_id.as_deref().map_or_else(
             || "<profileId xsi:nil=\"true\"/>".to_string(),

@@ -7,6 +7,8 @@
 //! [`Caller`] in every request that reaches them; changes go through [`crate::schema::custom`]
 //! exactly as the Metadata API's do, and need [`crate::metadata::may_modify_metadata`].
 
+pub mod describe;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +37,16 @@ pub fn router() -> Router<SharedState> {
     for v in crate::rest::OLDEST_API_VERSION..=latest {
         let p = format!("/services/data/v{v}.0/tooling");
         r = r
+            .route(&format!("{p}/sobjects"), get(describe::global))
+            .route(&format!("{p}/sobjects/"), get(describe::global))
+            .route(
+                &format!("{p}/sobjects/{{object}}/describe"),
+                get(describe::describe),
+            )
+            .route(
+                &format!("{p}/sobjects/{{object}}/describe/"),
+                get(describe::describe),
+            )
             .route(&format!("{p}/sobjects/{{object}}"), post(create))
             .route(
                 &format!("{p}/sobjects/{{object}}/{{id}}"),
@@ -529,38 +541,7 @@ impl Catalog for ToolingCatalog {
 
     fn fields(&self, object: &str) -> Vec<FieldInfo> {
         let names: &[&str] = match Kind::parse(object) {
-            Some(Kind::CustomObject) => &[
-                "Id",
-                "DeveloperName",
-                "NamespacePrefix",
-                "ManageableState",
-                "Description",
-                "SharingModel",
-                "ExternalName",
-                "CreatedDate",
-                "CreatedById",
-                "LastModifiedDate",
-                "LastModifiedById",
-                "FullName",
-            ],
-            Some(Kind::CustomField) => &[
-                "Id",
-                "TableEnumOrId",
-                "DeveloperName",
-                "NamespacePrefix",
-                "ManageableState",
-                "Description",
-                "Length",
-                "Precision",
-                "Scale",
-                "RelationshipLabel",
-                "InlineHelpText",
-                "CreatedDate",
-                "CreatedById",
-                "LastModifiedDate",
-                "LastModifiedById",
-                "FullName",
-            ],
+            Some(kind) => tooling_field_names(kind),
             None => &[],
         };
         names
@@ -640,6 +621,16 @@ async fn query(
         let catalog = ToolingCatalog::new(&org, &v);
         let out = forcebridge_soql::execute(&parsed, &catalog, forcebridge_soql::ExecOptions::default())
             .map_err(soql)?;
+        // `columns=true` (what command-line tools ask before running a query): the column
+        // metadata, as the REST query answers it.
+        if params.iter().any(|(k, v)| k == "columns" && v == "true") {
+            let kind = Kind::parse(&parsed.select.from.object.name).ok_or_else(SfError::no_resource)?;
+            return Ok(crate::rest::columns::metadata(
+                &org,
+                &describe::definition(kind),
+                &parsed.select,
+            ));
+        }
         let entity = catalog.object(&parsed.select.from.object.name);
         Ok(json!({
             "size": out.total_size,
@@ -653,5 +644,43 @@ async fn query(
     match result {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The fields of a Tooling object, as query and describe know them.
+fn tooling_field_names(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::CustomObject => &[
+            "Id",
+            "DeveloperName",
+            "NamespacePrefix",
+            "ManageableState",
+            "Description",
+            "SharingModel",
+            "ExternalName",
+            "CreatedDate",
+            "CreatedById",
+            "LastModifiedDate",
+            "LastModifiedById",
+            "FullName",
+        ],
+        Kind::CustomField => &[
+            "Id",
+            "TableEnumOrId",
+            "DeveloperName",
+            "NamespacePrefix",
+            "ManageableState",
+            "Description",
+            "Length",
+            "Precision",
+            "Scale",
+            "RelationshipLabel",
+            "InlineHelpText",
+            "CreatedDate",
+            "CreatedById",
+            "LastModifiedDate",
+            "LastModifiedById",
+            "FullName",
+        ],
     }
 }

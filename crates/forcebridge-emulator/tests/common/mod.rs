@@ -11,10 +11,12 @@ use serde_json::{Value, json};
 /// The API version the tests speak.
 pub const V: &str = "v66.0";
 
-/// A running emulator and a signed-in client.
+/// A running emulator and a signed-in client of one of its orgs.
 pub struct App {
-    pub handle: EmulatorHandle,
+    /// Shared by the clients of several orgs of one emulator (see [`App::at`]).
+    pub handle: std::sync::Arc<EmulatorHandle>,
     pub client: reqwest::Client,
+    /// The instance URL requests go to.
     pub base: String,
     /// `None` while the emulator has no OAuth token endpoint (answers 404).
     pub token: Option<String>,
@@ -31,34 +33,68 @@ pub async fn spawn_with(config: EmulatorConfig) -> App {
     let base = handle.base_url().to_string();
     let client = reqwest::Client::new();
     let c = handle.config().clone();
-    let resp = client
-        .post(handle.token_url())
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", c.client_id.as_str()),
-            ("client_secret", c.client_secret.as_str()),
-            ("username", c.username.as_str()),
-            ("password", format!("{}{}", c.password, c.security_token).as_str()),
-        ])
-        .send()
-        .await
-        .expect("token request");
-    let token = if resp.status() == 404 {
+    let (status, body) = password_grant(&client, &handle.token_url(), &c.username, &c).await;
+    let token = if status == 404 {
         None
     } else {
-        assert_eq!(resp.status(), 200, "password grant works");
-        let body: Value = resp.json().await.expect("token json");
+        assert_eq!(status, 200, "password grant works: {body}");
         Some(body["access_token"].as_str().expect("access_token").to_string())
     };
     App {
-        handle,
+        handle: std::sync::Arc::new(handle),
         client,
         base,
         token,
     }
 }
 
+/// The OAuth password grant for `username` with `config`'s app, password and security token,
+/// at `token_url`: the status and the JSON answer.
+pub async fn password_grant(
+    client: &reqwest::Client,
+    token_url: &str,
+    username: &str,
+    config: &EmulatorConfig,
+) -> (u16, Value) {
+    let resp = client
+        .post(token_url)
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", config.client_id.as_str()),
+            ("client_secret", config.client_secret.as_str()),
+            ("username", username),
+            (
+                "password",
+                format!("{}{}", config.password, config.security_token).as_str(),
+            ),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("token body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
 impl App {
+    /// A client of the same emulator calling `base` (another org's instance URL) with `token`.
+    pub fn at(&self, base: &str, token: &str) -> App {
+        App {
+            handle: self.handle.clone(),
+            client: self.client.clone(),
+            base: base.trim_end_matches('/').to_string(),
+            token: Some(token.to_string()),
+        }
+    }
+
+    /// Stops the emulator (this must be its last client) and writes its state file.
+    pub async fn stop(self) {
+        let Ok(handle) = std::sync::Arc::try_unwrap(self.handle) else {
+            panic!("App::stop needs the emulator's last client: drop the clients made with App::at first");
+        };
+        handle.stop().await;
+    }
+
     /// The full URL of `path` below `/services/data/v66.0/` (or an absolute `/services/...` path).
     pub fn url(&self, path: &str) -> String {
         if path.starts_with('/') {
@@ -123,7 +159,7 @@ impl App {
     /// `Region_Key__c` (external id, not unique). Custom objects and fields come from the
     /// Metadata/Tooling APIs; these tests add them in process.
     pub fn add_account_external_ids(&self) {
-        let mut org = self.handle.state().org.write().expect("lock");
+        let mut org = self.handle.state().org_write();
         let account = org.schema.object_mut("Account").expect("Account");
         let ext = FieldDef::new("Ext_Id__c", "Ext Id", FieldType::String)
             .len(40)
@@ -151,4 +187,25 @@ pub fn body(v: Value) -> Value {
 pub fn assert_error(resp: &(u16, Value), status: u16, code: &str) {
     assert_eq!(resp.0, status, "status of {}", resp.1);
     assert_eq!(resp.1[0]["errorCode"], json!(code), "errorCode of {}", resp.1);
+}
+
+/// Sends one raw HTTP/1.1 request (`Connection: close`) to the emulator and returns the whole
+/// answer as text, status line and header names exactly as they went over the wire. For checks
+/// an HTTP client would hide (header-name casing).
+pub async fn raw_request(app: &App, method: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = app.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&authority).await.expect("connect");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    if let Some(t) = &app.token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.expect("read");
+    String::from_utf8_lossy(&out).into_owned()
 }

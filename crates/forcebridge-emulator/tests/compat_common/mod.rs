@@ -1,9 +1,12 @@
 //! Shared plumbing of the `compat_*` tests: find the Python that has the pinned third-party
-//! clients (compat/requirements.txt, installed by scripts/test), and run one of the scripts in
-//! compat/ against a running emulator.
+//! clients (compat/requirements.txt) or the Node.js that has them (compat/node/, set up by
+//! compat/node/setup.sh) — both installed by scripts/test — and run one of the scripts in compat/
+//! against a running emulator.
 //!
-//! Invariant: without `FORCEBRIDGE_COMPAT_PYTHON` a compat test passes with a loud `SKIPPED` line,
-//! except when `CI` is set, where a skipped compatibility test is a failure (CI must run them).
+//! Invariant: without `FORCEBRIDGE_COMPAT_PYTHON` (or `FORCEBRIDGE_COMPAT_NODE`) a compat test
+//! passes with a loud `SKIPPED` line, except when `CI` is set, where a skipped compatibility test
+//! is a failure (CI must run them).
+#![allow(dead_code)] // each compat test binary uses only its own interpreter's helpers
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,13 +18,31 @@ use std::time::Duration;
 /// # Panics
 /// When `FORCEBRIDGE_COMPAT_PYTHON` is unset and `CI` is set: CI must run the compatibility tests.
 pub fn python_or_skip(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("FORCEBRIDGE_COMPAT_PYTHON") {
+    interpreter_or_skip(
+        test,
+        "FORCEBRIDGE_COMPAT_PYTHON",
+        "installs compat/requirements.txt into compat/.venv and sets it",
+    )
+}
+
+/// The Node.js (22 or later, with compat/node's pinned packages) to use, or `None` (after
+/// printing why) when the test must be skipped.
+///
+/// # Panics
+/// When `FORCEBRIDGE_COMPAT_NODE` is unset and `CI` is set: CI must run the compatibility tests.
+pub fn node_or_skip(test: &str) -> Option<PathBuf> {
+    interpreter_or_skip(
+        test,
+        "FORCEBRIDGE_COMPAT_NODE",
+        "runs compat/node/setup.sh (Node.js 22 and the pinned npm packages into compat/node/) and sets it",
+    )
+}
+
+fn interpreter_or_skip(test: &str, var: &str, how: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
         Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
         _ => {
-            let msg = format!(
-                "SKIPPED {test}: FORCEBRIDGE_COMPAT_PYTHON is not set. Run scripts/test, which \
-                 installs compat/requirements.txt into compat/.venv and sets it"
-            );
+            let msg = format!("SKIPPED {test}: {var} is not set. Run scripts/test, which {how}");
             assert!(
                 std::env::var_os("CI").is_none(),
                 "{msg} (CI is set, so this is a failure)"
@@ -44,15 +65,35 @@ pub fn script(name: &str) -> PathBuf {
 /// Runs `python script args...`, returning its output; fails the test if it does not finish in
 /// `limit` (a guard against a hung client, not a speed assertion).
 pub async fn run_python(python: &Path, script_name: &str, args: &[String], limit: Duration) -> Output {
-    let path = script(script_name);
-    let mut cmd = tokio::process::Command::new(python);
-    cmd.arg(&path).args(args).kill_on_drop(true);
     // The scripts print progress per step; unbuffered so a hang shows where it stopped.
-    cmd.env("PYTHONUNBUFFERED", "1");
+    run_program(
+        python,
+        &script(script_name),
+        args,
+        &[("PYTHONUNBUFFERED", "1")],
+        limit,
+    )
+    .await
+}
+
+/// Runs `program script args...` with `env` added, returning its output; fails the test if it
+/// does not finish in `limit` (a guard against a hung client, not a speed assertion).
+pub async fn run_program(
+    program: &Path,
+    path: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Output {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.arg(path).args(args).kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let child = cmd.output();
     match tokio::time::timeout(limit, child).await {
         Ok(Ok(out)) => out,
-        Ok(Err(e)) => panic!("cannot run {} {}: {e}", python.display(), path.display()),
+        Ok(Err(e)) => panic!("cannot run {} {}: {e}", program.display(), path.display()),
         Err(_) => panic!("{} did not finish within {limit:?}", path.display()),
     }
 }
