@@ -1,4 +1,5 @@
-//! `chatter`: post a feed item on a record for each active event. Posts are journaled as intents
+//! `chatter`: post a feed item on a record for each active event, all of a batch in one
+//! feed-elements batch call (up to 500 posts a call). Posts are journaled as intents
 //! before they are sent; a retried delivery with an unsettled intent first looks at the record's
 //! feed for a post with the same text and adopts it, so a crash never posts twice.
 //!
@@ -6,6 +7,7 @@
 //! and compared on recovery.
 
 use forcebridge_salesforce::RecordId;
+use forcebridge_salesforce::chatter::batch::{FeedPost, FeedPostOutcome, MAX_FEED_ITEMS_PER_CALL};
 use futures::TryStreamExt as _;
 use serde_json::{Value, json};
 
@@ -14,7 +16,7 @@ use crate::recipe::ir::ChatterStep;
 use crate::runtime::batch::{Ctx, Item};
 use crate::runtime::outcome::{self, Fate};
 
-const API: &str = "chatter";
+const API: &str = "chatter_batch";
 
 /// Runs the step.
 pub async fn run(ctx: &mut Ctx<'_>, step: &str, c: &ChatterStep, items: &mut [Item], active: &[usize]) {
@@ -115,20 +117,27 @@ pub async fn run(ctx: &mut Ctx<'_>, step: &str, c: &ChatterStep, items: &mut [It
         .into_iter()
         .map(|(jid, id)| (jid, Some(id), "done"))
         .collect();
-    for ((i, on, text), jid) in to_post.into_iter().zip(intent_ids) {
-        ctx.count(API, 1);
-        match ctx.client.post_feed_item(&on, &text).await {
-            Ok(fe) => {
-                items[i]
-                    .scope
-                    .set_step(step, json!({ "id": fe.id, "posted": true }));
+    // One feed-elements batch call carries up to 500 posts.
+    let posts: Vec<FeedPost> =
+        to_post.iter().map(|(_, on, text)| FeedPost { subject: on.clone(), text: text.clone() }).collect();
+    if !posts.is_empty() {
+        ctx.count(API, u64::try_from(posts.len().div_ceil(MAX_FEED_ITEMS_PER_CALL)).unwrap_or(u64::MAX));
+    }
+    let outcomes = ctx.client.post_feed_items(&posts).await;
+    for (((i, _, _), jid), out) in to_post.into_iter().zip(intent_ids).zip(outcomes) {
+        match out {
+            FeedPostOutcome::Posted(fe) => {
+                items[i].scope.set_step(step, json!({ "id": fe.id, "posted": true }));
                 settles.push((jid, Some(fe.id), "done"));
             }
-            Err(e) => {
+            FeedPostOutcome::Failed { errors, .. } => {
+                items[i].fail(outcome::for_record_errors(&errors, API));
+                settles.push((jid, None, "failed"));
+            }
+            FeedPostOutcome::NotSent(e) => {
+                // Nothing is known about a post whose call failed as a whole: the intent stays
+                // and the retry looks for the post before sending it again.
                 items[i].fail(outcome::for_call_error(&e, API));
-                if !e.kind().is_retryable() {
-                    settles.push((jid, None, "failed"));
-                }
             }
         }
     }
