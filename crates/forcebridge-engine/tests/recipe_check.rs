@@ -42,6 +42,7 @@ default = false
 label = "Ticket"
 fields.Ticket_ID__c = { type = "text", length = 40, external_id = true }
 fields.Contact__c = { type = "lookup", to = "Contact" }
+fields.Origin__c = { type = "text", length = 20 }
 
 [events."ticket.updated"]
 fields = { id = "string", email = "string", name = "string", subject = "string", status = "string" }
@@ -57,14 +58,14 @@ id = "person"
 match = ["Contact", "Lead"]
 by = { Email = "event.email" }
 where = { Lead = "IsConverted = false" }
-or_create = { object = "Lead", fields = { LastName = "event.name", Company = "'[none]'", Status = "settings.lead_status" } }
+or_create = { object = "Lead", fields = { LastName = "event.name", Email = "event.email", Company = "'[none]'", Status = "settings.lead_status" } }
 
 [[flows.ticket_updated.steps]]
 id = "ticket"
 upsert = "Ticket__c"
 external_id = "Ticket_ID__c"
 key = "event.id"
-fields = { Name = { template = "{{ event.subject }}" }, Contact__c = "steps.person.object == 'Contact' ? steps.person.id : null" }
+fields = { Name = { template = "{{ event.subject }}" }, Contact__c = "steps.person.object == 'Contact' ? steps.person.id : null", Origin__c = "settings.case_origin" }
 
 [[flows.ticket_updated.steps]]
 id = "post"
@@ -260,6 +261,17 @@ case!(
     "Contact__c = \"steps",
     "\"Contact__r.Email\" = \"event.email\", Contact__c = \"steps"
 );
+case!(
+    literal_longer_than_the_field,
+    "Origin__c = \"settings.case_origin\"",
+    "Origin__c = \"'Walk-in at the front desk, second floor'\""
+);
+case!(
+    literal_bool_in_a_text_field,
+    "Company = \"'[none]'\"",
+    "Company = \"true\""
+);
+case!(create_without_a_required_field, "Company = \"'[none]'\", ", "");
 case!(step_does_nothing, "chatter = \"steps.person.id\"\n", "");
 
 #[test]
@@ -288,7 +300,9 @@ t2 = "done"
     assert!(
         e.diagnostics
             .iter()
-            .all(|d| d.file == Path::new("tests/one_ticket.toml"))
+            .all(|d| d.file == Path::new("tests/one_ticket.toml")),
+        "{}",
+        recipe::render(&e)
     );
     insta::assert_snapshot!("test_file_mistakes", recipe::render(&e));
 }
@@ -301,7 +315,7 @@ fn an_undo_without_any_correlate_is_a_warning_not_an_error() {
         1,
     );
     let (_, warnings) = recipe::load_str(&file(), &text).unwrap_or_else(|e| panic!("{}", recipe::render(&e)));
-    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert_eq!(warnings[0].severity, Severity::Warning);
     assert!(
         warnings[0].message.contains("correlate"),
@@ -419,4 +433,19 @@ proptest! {
             let _ = t.render(&scope);
         }
     }
+}
+
+#[test]
+fn warnings_are_rendered_and_do_not_stop_the_load() {
+    let text = BASE
+        .replacen("Email = \"event.email\", Company", "Company", 1)
+        .replacen(
+            "[workflows.post_updates]",
+            "[workflows.unused_switch]\n\n[workflows.post_updates]",
+            1,
+        );
+    let (_, warnings) = recipe::load_str(&file(), &text).unwrap_or_else(|e| panic!("{}", recipe::render(&e)));
+    assert!(warnings.iter().all(|w| w.severity == Severity::Warning));
+    let sources = vec![(file(), text.clone())];
+    insta::assert_snapshot!("warnings", recipe::render_diagnostics(&warnings, &sources));
 }

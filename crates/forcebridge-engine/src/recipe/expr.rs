@@ -161,6 +161,15 @@ impl Expr {
         out
     }
 
+    /// The value, when the whole expression is one literal (`'Instruqt'`, `3`, `true`), so that
+    /// `check` can compare it with the field it is written to.
+    pub fn literal(&self) -> Option<Value> {
+        match self.program.expression().expr {
+            cel::common::ast::Expr::Literal(_) => self.eval(&Scope::default()).ok(),
+            _ => None,
+        }
+    }
+
     /// The top-level variables it reads (`event`, `settings`, `steps`, …).
     pub fn variables(&self) -> Vec<String> {
         self.program
