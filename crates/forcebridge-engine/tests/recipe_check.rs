@@ -272,6 +272,21 @@ case!(
     "Company = \"true\""
 );
 case!(create_without_a_required_field, "Company = \"'[none]'\", ", "");
+case!(
+    match_field_not_read,
+    "Origin__c = \"settings.case_origin\"",
+    "Origin__c = \"steps.person.fields.AccountId\""
+);
+case!(
+    unknown_connection_member,
+    "Origin__c = \"settings.case_origin\"",
+    "Origin__c = \"connection.instance\""
+);
+case!(
+    sync_reads_a_field_it_does_not_select,
+    "body = \"Ticket {{ event.id }} is now {{ event.status }}.\"\n",
+    "body = \"Ticket {{ event.id }} is now {{ event.status }}.\"\n\n[syncs.contacts]\nobject = \"Contact\"\nfields = [\"Id\", \"Email\"]\nfilter = \"Email != null\"\nmode = \"incremental\"\nschedule = \"*/15 * * * *\"\nmapping = { email = \"record.Email\", name = \"record.Name\" }\n"
+);
 case!(step_does_nothing, "chatter = \"steps.person.id\"\n", "");
 
 #[test]

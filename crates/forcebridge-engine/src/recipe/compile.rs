@@ -164,6 +164,10 @@ pub(super) struct Checker<'a> {
     pub used_settings: BTreeSet<String>,
     /// Workflows some flow, step or sync names.
     pub used_workflows: BTreeSet<String>,
+    /// In the flow being checked: each step's kind and, for a `match`, the fields it reads.
+    pub step_outputs: BTreeMap<String, (&'static str, Vec<String>)>,
+    /// In the sync being checked: the fields its `record` has.
+    pub record_fields: Vec<String>,
 }
 
 /// Why a literal value does not fit a field, and what would: `None` when it fits or the field's
@@ -216,6 +220,26 @@ fn literal_misfit(f: &FieldFacts, lit: &serde_json::Value) -> Option<(String, St
                 .then(|| ("it is not a date".into(), "\"'YYYY-MM-DD'\"".into()))
         }
         _ => None,
+    }
+}
+
+/// What a step does, by the key that says it (`match` when none does: its errors are reported
+/// elsewhere).
+fn step_kind(sf: &StepFile) -> &'static str {
+    if sf.create.is_some() {
+        "create"
+    } else if sf.update.is_some() {
+        "update"
+    } else if sf.upsert.is_some() {
+        "upsert"
+    } else if sf.delete.is_some() {
+        "delete"
+    } else if sf.chatter.is_some() {
+        "chatter"
+    } else if sf.undo.is_some() {
+        "undo"
+    } else {
+        "match"
     }
 }
 
@@ -293,6 +317,8 @@ impl<'a> Checker<'a> {
             correlated: false,
             used_settings: BTreeSet::new(),
             used_workflows: BTreeSet::new(),
+            step_outputs: BTreeMap::new(),
+            record_fields: Vec::new(),
         }
     }
 
@@ -415,6 +441,10 @@ impl<'a> Checker<'a> {
                     + r.member.as_ref().map_or(0, |m| m.len() + 1)
                     + if r.root == "steps" {
                         r.member2.as_ref().map_or(0, |m| m.len() + 1)
+                            + r.member3
+                                .as_ref()
+                                .filter(|_| r.member2.as_deref() == Some("fields"))
+                                .map_or(0, |m| m.len() + 1)
                     } else {
                         0
                     };
@@ -475,17 +505,42 @@ impl<'a> Checker<'a> {
             "steps" => {
                 match &r.member {
                     Some(m) if scope.earlier.contains(m) => {
-                        if let Some(m2) = &r.member2 {
-                            const OUT: &[&str] = &["id", "object", "found", "created", "fields", "reverted"];
-                            if !OUT.contains(&m2.as_str()) {
+                        let (kind, reads) =
+                            self.step_outputs.get(m).cloned().unwrap_or(("match", Vec::new()));
+                        let outputs: &[&str] = match kind {
+                            "match" => &["id", "object", "found", "created", "fields"],
+                            "create" | "upsert" => &["id", "object", "created"],
+                            "update" | "delete" => &["id", "object"],
+                            "chatter" => &["id"],
+                            _ => &["reverted"],
+                        };
+                        match (&r.member2, &r.member3) {
+                            (Some(m2), _) if !outputs.contains(&m2.as_str()) => {
                                 self.error(
                                     span,
                                     path,
-                                    format!("a step's output has no `{m2}`"),
-                                    Some(format!("one of {}", list(OUT))),
-                                    suggest(m2, OUT.iter().copied()),
+                                    format!("the output of `{kind}` step `{m}` has no `{m2}`"),
+                                    Some(format!("one of {}", list(outputs))),
+                                    suggest(m2, outputs.iter().copied()),
                                 );
                             }
+                            (Some(m2), Some(m3)) if m2 == "fields" && !reads.contains(m3) => {
+                                self.error(
+                                    span,
+                                    path,
+                                    format!("step `{m}` does not read `{m3}`"),
+                                    Some(if reads.is_empty() {
+                                        "a field listed in the match's `read`".to_owned()
+                                    } else {
+                                        format!(
+                                            "one of {}",
+                                            list(&reads.iter().map(String::as_str).collect::<Vec<_>>())
+                                        )
+                                    }),
+                                    Some(format!("add it to step `{m}`: read = [\"{m3}\"]")),
+                                );
+                            }
+                            _ => {}
                         }
                     }
                     Some(m) if scope.later.contains(m) => {
@@ -512,6 +567,35 @@ impl<'a> Checker<'a> {
                         );
                     }
                     None => {}
+                }
+            }
+            "connection" => {
+                const CONNECTION: &[&str] = &["id", "org_id", "label"];
+                if let Some(m) = &r.member
+                    && !CONNECTION.contains(&m.as_str())
+                {
+                    self.error(
+                        span,
+                        path,
+                        format!("a connection has no `{m}`"),
+                        Some(format!("one of {}", list(CONNECTION))),
+                        suggest(m, CONNECTION.iter().copied()),
+                    );
+                }
+            }
+            "record" => {
+                if let Some(m) = &r.member
+                    && !self.record_fields.contains(m)
+                {
+                    let names: Vec<&str> = self.record_fields.iter().map(String::as_str).collect();
+                    self.error(
+                        span,
+                        path,
+                        format!("the sync does not read `{m}`"),
+                        Some(format!("one of {}", list(&names))),
+                        suggest(m, names.iter().copied())
+                            .or_else(|| Some(format!("add `{m}` to the sync's `fields`"))),
+                    );
                 }
             }
             "event" => {
@@ -571,6 +655,7 @@ impl<'a> Checker<'a> {
                 root: parts.next().unwrap_or("").to_owned(),
                 member: parts.next().map(str::to_owned),
                 member2: parts.next().map(str::to_owned),
+                member3: parts.next().map(str::to_owned),
                 offset: None,
             };
             let offset = text.get().find(&p).or_else(|| text.get().find(&r.root));
@@ -1705,6 +1790,7 @@ impl<'a> Checker<'a> {
             );
         }
         let ids: Vec<String> = ff.steps.iter().map(|s| s.get().id.get().clone()).collect();
+        self.step_outputs.clear();
         let mut steps = Vec::new();
         let mut failed = false;
         for (i, s) in ff.steps.iter().enumerate() {
@@ -1734,7 +1820,11 @@ impl<'a> Checker<'a> {
                 event_type,
                 what: "a step",
             };
-            match self.step(&path, s, &scope) {
+            let result = self.step(&path, s, &scope);
+            let sf = s.get();
+            let reads = sf.read.iter().flatten().map(|r| r.get().clone()).collect();
+            self.step_outputs.insert(id.clone(), (step_kind(sf), reads));
+            match result {
                 Some(step) => steps.push(step),
                 None => failed = true,
             }
@@ -2388,6 +2478,7 @@ impl<'a> Checker<'a> {
             .workflow
             .as_ref()
             .and_then(|w| self.workflow_ref(w, &format!("{path} › workflow")));
+        self.record_fields = sf.fields.iter().map(|f| f.get().clone()).collect();
         let scope = SlotScope {
             vars: SYNC_VARS,
             earlier: &[],

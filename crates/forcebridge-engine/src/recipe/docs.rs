@@ -113,7 +113,14 @@ It exits 1 when there is an error; warnings alone exit 0. It checks:
   uses, their fields checked;
 - objects and fields against the recipe's own schema and Salesforce's standard objects (the table
   below): written fields must exist and be writable, upserts need an external id,
-  `Parent__r.Key__c` needs a lookup and an external id on the parent;
+  `Parent__r.Key__c` needs a lookup and an external id on the parent, a create must write the
+  fields Salesforce requires (a Lead's `LastName` and `Company`…), a literal value must fit its
+  field (a checkbox takes `true`/`false`, a picklist one of its values, a text its length);
+- step outputs: `steps.x.found` only on a `match`, `steps.x.fields.F` only for a field the match
+  `read`s; a sync's `record.F` only for a field it selects; `connection.id|org_id|label`;
+- mistakes that are legal but probably wrong, as warnings: an `or_create` that does not write the
+  `by` fields (the next event would create another record), a setting never read, a workflow that
+  switches nothing, an `undo` with no flow declaring `correlate`;
 - the test cases beside the recipe: settings, workflows, event types, objects, fields, SOQL,
   event ids.
 

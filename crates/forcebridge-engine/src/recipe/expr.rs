@@ -57,6 +57,8 @@ pub struct VarRef {
     pub member: Option<String>,
     /// The member selected after that, if any.
     pub member2: Option<String>,
+    /// And the one after that (`AccountId` in `steps.person.fields.AccountId`).
+    pub member3: Option<String>,
     /// Byte offset of the root in the expression's text, when known.
     pub offset: Option<usize>,
 }
@@ -157,7 +159,14 @@ impl Expr {
                 .and_then(|(start, _)| char_to_byte(&self.source, start as usize))
         });
         let mut seen = std::collections::HashSet::new();
-        out.retain(|r: &VarRef| seen.insert((r.root.clone(), r.member.clone(), r.member2.clone())));
+        out.retain(|r: &VarRef| {
+            seen.insert((
+                r.root.clone(),
+                r.member.clone(),
+                r.member2.clone(),
+                r.member3.clone(),
+            ))
+        });
         out
     }
 
@@ -350,6 +359,7 @@ fn walk(
                 root: name.clone(),
                 member: chain.first().map(|s| (*s).to_owned()),
                 member2: chain.get(1).map(|s| (*s).to_owned()),
+                member3: chain.get(2).map(|s| (*s).to_owned()),
                 offset: offset(cur.id),
             });
         }
