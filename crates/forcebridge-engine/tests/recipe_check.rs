@@ -464,3 +464,69 @@ fn warnings_are_rendered_and_do_not_stop_the_load() {
     let sources = vec![(file(), text.clone())];
     insta::assert_snapshot!("warnings", recipe::render_diagnostics(&warnings, &sources));
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let deep_toml = format!("x = {}1{}", "[".repeat(20_000), "]".repeat(20_000));
+    assert!(recipe::load_str(&file(), &deep_toml).is_err());
+    let deep_inline = format!("x = {}", "{ a = ".repeat(5_000) + "1" + &" }".repeat(5_000));
+    assert!(recipe::load_str(&file(), &deep_inline).is_err());
+    let deep_cel = format!("{}1{}", "(".repeat(5_000), ")".repeat(5_000));
+    let text = BASE.replacen(
+        "filter = \"event.status != 'spam'\"",
+        &format!("filter = \"{deep_cel}\""),
+        1,
+    );
+    assert!(recipe::load_str(&file(), &text).is_err());
+    let deep_template = "{% if true %}".repeat(3_000) + &"{% endif %}".repeat(3_000);
+    let text = BASE.replacen("body = \"Ticket", &format!("body = \"{deep_template}Ticket"), 1);
+    let _ = recipe::load_str(&file(), &text);
+}
+
+#[test]
+fn accepted_expressions_and_templates_evaluate_on_a_small_stack() {
+    use forcebridge_engine::recipe::expr::{Expr, Origin, Scope};
+    use forcebridge_engine::recipe::template::Template;
+    let scope = Scope::new(
+        &serde_json::json!({ "n": 1 }),
+        &serde_json::json!({}),
+        &serde_json::json!({}),
+        chrono::DateTime::<chrono::Utc>::from_timestamp(1_764_000_000, 0).unwrap_or_default(),
+    );
+    // As deep as the limits allow, evaluated on a thread with a worker's 2 MiB stack.
+    let sources = [
+        "!".repeat(30) + "true",
+        vec!["event.n"; 30].join(" + "),
+        "(".repeat(24) + "1" + &")".repeat(24),
+    ];
+    let templates = [
+        "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}".to_owned(),
+        "{% if true %}".repeat(16) + "x" + &"{% endif %}".repeat(16),
+        "{% for i in range(1000000) %}{{ i }}{% endfor %}".to_owned(),
+    ];
+    let too_deep = vec!["event.n"; 40].join(" + ");
+    let refused = Expr::compile_located(&too_deep, Origin::default())
+        .err()
+        .map(|f| f.message);
+    assert!(
+        refused.as_deref().is_some_and(|m| m.contains("levels deep")),
+        "{refused:?}"
+    );
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            for s in &sources {
+                let e = Expr::compile_located(s, Origin::default())
+                    .unwrap_or_else(|f| panic!("{s}: {}", f.message));
+                e.eval(&scope).expect("evaluates");
+            }
+            for t in &templates {
+                let t = Template::compile_located(t, Origin::default())
+                    .unwrap_or_else(|(m, _)| panic!("{t}: {m}"));
+                let _ = t.render(&scope);
+            }
+        })
+        .expect("thread starts")
+        .join()
+        .expect("no stack overflow");
+}

@@ -138,6 +138,11 @@ Two small languages, each in its own kind of slot; neither can loop forever.
   step's `body` (always a template). `{{ event.track.title }}`, `{% if event.x is defined %}…{% endif %}`.
   Undefined variables are errors (test optional data with `is defined`), rendering is bounded.
 
+So that no text can exhaust a worker's stack or run without end: an expression is at most 8 KiB,
+its brackets nest at most 24 deep and its syntax tree at most 32 levels (a chain of 40 `+` is too
+deep: split the value over steps or settings); a template is at most 64 KiB with blocks nested at
+most 16 deep, and every render has a fuel budget.
+
 A field value that gives `null` is left out of the write (so an update keeps what is there); list a
 field in `clear` to set it to null. A field written `Parent__r.Key__c` sets the lookup `Parent__c` by
 the parent's external id `Key__c`, in the same call.
