@@ -158,14 +158,17 @@ pub async fn fresh_engine(
 pub async fn run_case(recipe: Arc<Recipe>, case: &TestCase, org: &OrgAccess) -> Result<CaseReport> {
     let dir = tempfile_dir()?;
     let (engine, tenant, conn, manual) = fresh_engine(recipe.clone(), org, dir.path()).await?;
+    let mut settings = case.settings.clone();
+    if !case.workflows.is_empty() {
+        let wf: serde_json::Map<String, Value> = case
+            .workflows
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Bool(*v)))
+            .collect();
+        settings.insert("workflows".into(), Value::Object(wf));
+    }
     let install = engine
-        .install(
-            &tenant,
-            &conn,
-            &recipe.name,
-            Value::Object(case.settings.clone()),
-            "test",
-        )
+        .install(&tenant, &conn, &recipe.name, Value::Object(settings), "test")
         .await?;
     let plan = engine.plan(&tenant, &install.id).await?;
     engine.apply(&tenant, &install.id, &plan.hash, "test").await?;
@@ -173,18 +176,28 @@ pub async fn run_case(recipe: Arc<Recipe>, case: &TestCase, org: &OrgAccess) -> 
     for (object, fields) in &case.given {
         client.create(object, &Value::Object(fields.clone())).await?;
     }
-    let events: Vec<IncomingEvent> = case
-        .events
-        .iter()
-        .map(|e| IncomingEvent {
+    // Events are sent in order; one that comes `after` a while lets the clock move on and the
+    // work due meanwhile run first.
+    let mut ingested = Vec::with_capacity(case.events.len());
+    let mut drain = DrainReport::default();
+    let mut pending: Vec<IncomingEvent> = Vec::new();
+    for e in &case.events {
+        if let Some(wait) = e.after {
+            ingested.extend(engine.ingest(&tenant, std::mem::take(&mut pending)).await?);
+            drain = merge(drain, engine.run_until_idle().await?);
+            manual.advance(chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero()));
+            engine.kick(&tenant, &conn, None).await?;
+            drain = merge(drain, engine.run_until_idle().await?);
+        }
+        pending.push(IncomingEvent {
             idempotency_key: e.id.clone(),
             event_type: e.event_type.clone(),
             data: e.data.clone(),
             connection_id: None,
-        })
-        .collect();
-    let ingested = engine.ingest(&tenant, events).await?;
-    let mut drain = engine.run_until_idle().await?;
+        });
+    }
+    ingested.extend(engine.ingest(&tenant, pending).await?);
+    drain = merge(drain, engine.run_until_idle().await?);
     // Coalescing windows and retries wait: move the clock past them until nothing is pending.
     for _ in 0..20 {
         let Some(next) = engine.store().next_due_delivery(&conn).await? else {

@@ -19,6 +19,7 @@
 //! wrong tenant sees "not found", never another tenant's row.
 
 mod clock;
+pub mod control;
 pub mod deliveries;
 mod error;
 mod model;
@@ -40,6 +41,10 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use control::{
+    AttemptOutcome, DeliveryAttempt, DueWebhook, Notification, OAuthPending, Scope, Session, WebhookDelivery,
+    WebhookDeliveryState, WebhookEndpoint,
+};
 pub use deliveries::{
     BudgetRow, Delivery, DeliveryFilter, DeliveryState, DeliveryUpdate, DueDelivery, JournalRow, NewDelivery,
 };

@@ -2,6 +2,7 @@
 //! PostgreSQL (the `conformance!` macro instantiates each case for both backends).
 #![allow(clippy::unwrap_used)] // tests may unwrap (see common.md); a failure is the assertion
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -1470,30 +1471,6 @@ mod suite {
         assert_eq!(s.queue_stats().await.unwrap().dead, 1);
         s.close().await;
     }
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::common::sqlite().await;
-                    super::suite::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = super::common::postgres().await else { return };
-                    super::suite::$name(&db).await;
-                    db.store.close().await;
-                }
-            )*
-        }
-    };
 }
 
 conformance!(

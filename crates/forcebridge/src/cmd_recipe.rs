@@ -23,6 +23,14 @@ pub struct Args {
 pub enum RecipeCommand {
     /// Check a recipe (folder or recipe.toml) and its test cases; exit 1 on any error.
     Check(CheckArgs),
+    /// Show the provisioning plan of a recipe against an org (a fresh emulator by default).
+    Plan(crate::cmd_recipe_run::PlanArgs),
+    /// Show the Salesforce calls a batch of events would make and their API cost, against a
+    /// throwaway emulator: nothing real changes.
+    DryRun(crate::cmd_recipe_run::DryRunArgs),
+    /// Run the test cases kept beside recipes (`<recipe>/tests/*.toml`), each against a fresh
+    /// emulator; exit 1 if any fails.
+    Test(crate::cmd_recipe_run::TestArgs),
 }
 
 /// `recipe check`.
@@ -36,9 +44,12 @@ pub struct CheckArgs {
 }
 
 /// Runs a recipe subcommand.
-pub fn run(args: Args) -> Result<()> {
+pub async fn run(args: Args) -> Result<()> {
     match args.command {
         RecipeCommand::Check(a) => check(&a),
+        RecipeCommand::Plan(a) => crate::cmd_recipe_run::plan(a).await,
+        RecipeCommand::DryRun(a) => crate::cmd_recipe_run::dry_run(a).await,
+        RecipeCommand::Test(a) => crate::cmd_recipe_run::test(a).await,
     }
 }
 

@@ -3,6 +3,8 @@
 
 mod cmd_emulator;
 mod cmd_recipe;
+mod cmd_recipe_run;
+mod cmd_serve;
 mod cmd_store;
 
 use std::process::ExitCode;
@@ -26,8 +28,10 @@ enum Command {
     Migrate(cmd_store::MigrateArgs),
     /// Master-key tasks: make a new key, rotate stored credentials to it.
     Vault(cmd_store::VaultArgs),
-    /// Recipe author's tools: check a recipe.
+    /// Recipe author's tools: check, plan, dry-run and test recipes.
     Recipe(cmd_recipe::Args),
+    /// Run the HTTP API (tenants, connections, events, webhooks) and the engine's workers.
+    Serve(Box<cmd_serve::Args>),
 }
 
 /// Errors end the process with status 1 and one line on stderr — the error and its causes, outer
@@ -58,20 +62,31 @@ fn run() -> Result<()> {
     // rustls must have exactly one crypto provider; install aws-lc-rs before anything uses TLS.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FORCEBRIDGE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = |default: &str| {
+        tracing_subscriber::EnvFilter::try_from_env("FORCEBRIDGE_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+    };
+    // `serve` logs JSON lines (with request ids) for log collectors; the tools log plain text.
+    if matches!(cli.command, Command::Serve(_)) {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter("info"))
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter("warn"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         match cli.command {
             Command::Emulator(args) => cmd_emulator::run(args).await,
             Command::Migrate(args) => cmd_store::migrate(args).await,
             Command::Vault(args) => cmd_store::vault(args).await,
-            Command::Recipe(args) => cmd_recipe::run(args),
+            Command::Recipe(args) => cmd_recipe::run(args).await,
+            Command::Serve(args) => cmd_serve::run(*args).await,
         }
     })
 }

@@ -6,3 +6,7 @@
 //! Invariant: every call takes the tenant it acts for and never reads or changes another
 //! tenant's rows (a foreign id is "not found").
 pub mod clients;
+pub mod connections;
+pub mod notify;
+pub mod oauth;
+pub mod webhooks;

@@ -437,6 +437,8 @@ pub struct TestEvent {
     pub id: String,
     /// Its body.
     pub data: Value,
+    /// Time that passes before it is sent (due work runs first).
+    pub after: Option<Duration>,
 }
 
 /// An expectation about records after a test case's events.

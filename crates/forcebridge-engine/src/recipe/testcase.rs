@@ -61,6 +61,10 @@ pub struct TestEventFile {
     /// The payload.
     #[serde(default)]
     pub data: Option<Sp<serde_json::Value>>,
+    /// Time that passes before this event is sent (`"90m"`, `"2h"`): the clock moves on and the
+    /// work that falls due meanwhile (a coalescing window that closes, a retry) runs first.
+    #[serde(default)]
+    pub after: Option<Sp<String>>,
 }
 
 /// `[expect]`: what must hold after the events.
@@ -75,7 +79,7 @@ pub struct ExpectFile {
     pub outcomes: Map<String>,
     /// Event id → the journal's operations for it, in order, each `"<operation> <Object>"`
     /// with the journal's operation names (`"create Lead"`, `"upsert Instruqt_Play__c"`,
-    /// `"update Case"`, `"delete Case"`, `"chatter_post FeedItem"`, `"undo_delete Case"`,
+    /// `"update Case"`, `"delete Case"`, `"chatter FeedItem"`, `"undo_delete Case"`,
     /// `"undo_update Case"`). Several updates of one record in a batch are one write, journaled
     /// for the first event.
     #[serde(default)]
@@ -196,6 +200,20 @@ pub(super) fn compile(c: &mut Checker<'_>, name: &str, t: &TestFile, recipe: &ir
                 .data
                 .as_ref()
                 .map_or(Value::Object(Default::default()), |d| d.get().clone()),
+            after: ef.after.as_ref().and_then(|a| {
+                let d = super::duration::parse(a.get());
+                if d.is_none() {
+                    c.report(
+                        super::Severity::Error,
+                        a.span(),
+                        &path,
+                        format!("`{}` is not a duration", a.get()),
+                        Some("a duration such as \"90s\", \"15m\" or \"2h\"".into()),
+                        None,
+                    );
+                }
+                d
+            }),
         });
     }
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();

@@ -208,3 +208,29 @@ pub fn harness_target(place: &Place) -> (String, String) {
         Place::Postgres { url, schema } => (url.clone(), schema.clone()),
     }
 }
+
+/// Instantiate `suite::<name>(&TestDb)` for SQLite and PostgreSQL (the conformance suites).
+#[allow(unused_macros)]
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::common::sqlite().await;
+                    super::suite::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = super::common::postgres().await else { return };
+                    super::suite::$name(&db).await;
+                    db.store.close().await;
+                }
+            )*
+        }
+    };
+}

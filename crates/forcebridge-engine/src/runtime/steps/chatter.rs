@@ -91,7 +91,7 @@ pub async fn run(ctx: &mut Ctx<'_>, step: &str, c: &ChatterStep, items: &mut [It
                 ctx,
                 &items[*i],
                 step,
-                "chatter_post",
+                "chatter",
                 "FeedItem",
                 None,
                 API,

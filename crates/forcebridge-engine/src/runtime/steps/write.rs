@@ -345,24 +345,24 @@ pub async fn upsert(ctx: &mut Ctx<'_>, step: &str, u: &UpsertStep, items: &mut [
             for ((key, (record, members)), out) in groups.iter().zip(outs.iter()) {
                 for &i in members {
                     if let Some((id, created)) = settle(&mut items[i], step, out, object) {
+                        // Every event of the group gets its row (the journal is read per event);
+                        // only the first one created the record.
+                        let created = created.map(|c| c && i == members[0]);
                         let mut detail = json!({ "fields": record, "external_id": { "field": u.external_id, "value": key }, "created": created });
                         if let Some(prev) = previous.get(key) {
                             detail["previous"] = prev.clone();
                         }
-                        // One journal row per record: the first event of the group wrote it.
-                        if i == members[0] {
-                            rows.push(journal_row(
-                                ctx,
-                                &items[i],
-                                step,
-                                "upsert",
-                                object,
-                                Some(id),
-                                API,
-                                "done",
-                                detail,
-                            ));
-                        }
+                        rows.push(journal_row(
+                            ctx,
+                            &items[i],
+                            step,
+                            "upsert",
+                            object,
+                            Some(id),
+                            API,
+                            "done",
+                            detail,
+                        ));
                     }
                 }
             }
@@ -398,7 +398,10 @@ async fn read_by(
     fields: &[String],
 ) -> Result<BTreeMap<String, Value>, Fate> {
     let mut out = BTreeMap::new();
-    let mut cols: Vec<String> = vec!["Id".into(), by.to_owned()];
+    let mut cols: Vec<String> = vec!["Id".into()];
+    if by != "Id" {
+        cols.push(by.to_owned());
+    }
     for f in fields {
         if !cols.contains(f) {
             cols.push(f.clone());
@@ -514,7 +517,7 @@ pub async fn update(ctx: &mut Ctx<'_>, step: &str, u: &UpdateStep, items: &mut [
             for ((id, diff, prev), out) in send.iter().zip(outs.iter()) {
                 let members = &groups[id].1;
                 for &i in members {
-                    if settle(&mut items[i], step, out, object).is_some() && i == members[0] {
+                    if settle(&mut items[i], step, out, object).is_some() {
                         rows.push(journal_row(
                             ctx,
                             &items[i],

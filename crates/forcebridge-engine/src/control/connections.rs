@@ -1,0 +1,506 @@
+//! Connections to Salesforce orgs: created through a server-to-server flow (client credentials,
+//! JWT bearer, username-password + security token) or the web-server OAuth flow (`oauth.rs`),
+//! listed, renamed, refreshed (re-test access, renew), removed (the token revoked at Salesforce
+//! first) and checked by the access doctor. Status changes raise notifications.
+//!
+//! Invariant: a connection is stored only after its credentials signed in once, so a stored
+//! connection always reached its org; every call takes the tenant and a foreign id is "not found".
+
+use forcebridge_salesforce::doctor::{AccessReport, Requirements};
+use forcebridge_salesforce::{AuthConfig, Client, InstanceUrl, UrlPolicy};
+use forcebridge_store::{
+    AuthMethod, Connection, ConnectionId, ConnectionStatus, Credentials, Environment, NewConnection, Owner,
+    TenantId, UserId,
+};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+
+use crate::control::clients::to_client_credentials;
+use crate::control::notify::NotificationKind;
+use crate::engine::Engine;
+use crate::error::{Error, ErrorKind, Result};
+
+/// How a server-to-server connection signs in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum ServerToServer {
+    /// OAuth client credentials (the connected app's "Run As" user); needs a My Domain URL.
+    ClientCredentials {
+        /// Consumer key.
+        client_id: String,
+        /// Consumer secret.
+        client_secret: SecretString,
+    },
+    /// JWT bearer: an assertion signed with the connected app certificate's private key.
+    JwtBearer {
+        /// Consumer key.
+        client_id: String,
+        /// The user to act as.
+        username: String,
+        /// The RSA private key (PEM).
+        private_key_pem: SecretString,
+    },
+    /// Username and password, with the security token appended when the org needs one.
+    Password {
+        /// Consumer key.
+        client_id: String,
+        /// Consumer secret.
+        client_secret: SecretString,
+        /// User name.
+        username: String,
+        /// Password.
+        password: SecretString,
+        /// Security token (appended to the password), if the org requires it.
+        #[serde(default)]
+        security_token: Option<SecretString>,
+    },
+}
+
+/// Whose a new connection is.
+#[derive(Debug, Clone)]
+pub enum Ownership {
+    /// A user's own connection (counted against their limit).
+    Personal(UserId),
+    /// Created by an admin and granted to these users.
+    Shared {
+        /// The admin.
+        admin: UserId,
+        /// Who may use it.
+        users: Vec<UserId>,
+    },
+}
+
+impl Ownership {
+    pub(crate) fn to_owner(&self) -> Owner {
+        match self {
+            Ownership::Personal(u) => Owner::Personal { user_id: u.clone() },
+            Ownership::Shared { admin, users } => Owner::Shared {
+                admin_id: admin.clone(),
+                users: users.clone(),
+            },
+        }
+    }
+}
+
+/// Check a My Domain URL as given by a person: https, a host, no path, no trailing slash.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `environment.url` and what to write instead.
+pub fn validate_my_domain(url: &str, policy: UrlPolicy) -> Result<()> {
+    let bad = |why: &str| {
+        Error::Invalid(format!(
+            "environment.url {url:?} {why}; write the My Domain URL like https://acme.my.salesforce.com"
+        ))
+    };
+    if url.ends_with('/') {
+        return Err(bad("must not end with a slash"));
+    }
+    let parsed = url::Url::parse(url).map_err(|_| bad("is not a URL"))?;
+    let loopback_ok = policy == UrlPolicy::AllowLoopbackHttp;
+    if parsed.scheme() != "https" && !(loopback_ok && parsed.scheme() == "http") {
+        return Err(bad("must start with https://"));
+    }
+    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("must be the site's address only, without a path"));
+    }
+    InstanceUrl::parse_with(url, policy).map_err(|e| bad(&e.to_string()))?;
+    Ok(())
+}
+
+fn status_for(e: &Error) -> (ConnectionStatus, String) {
+    match e {
+        Error::Salesforce(sf) if sf.kind() == forcebridge_salesforce::ErrorKind::TokenRevoked => (
+            ConnectionStatus::TokenExpired,
+            "Salesforce refused the connection's token (expired or revoked); reconnect the org".into(),
+        ),
+        _ if e.kind() == ErrorKind::Auth => (
+            ConnectionStatus::Error,
+            format!("Salesforce refused the sign-in: {e}; check the connected app and the credentials"),
+        ),
+        _ => (ConnectionStatus::Error, format!("the access check failed: {e}")),
+    }
+}
+
+impl Engine {
+    fn http_policy(&self) -> UrlPolicy {
+        self.config().login_hosts.url_policy
+    }
+
+    /// Create a server-to-server connection: validate, sign in once (so bad credentials are
+    /// refused here, in words), then store it with its credentials sealed.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field, [`ErrorKind::Auth`] when Salesforce refuses the
+    /// credentials, the store's limit error when the owner has too many connections.
+    pub async fn connect_server_to_server(
+        &self,
+        tenant: &TenantId,
+        label: &str,
+        environment: Environment,
+        flow: ServerToServer,
+        owner: Ownership,
+        actor: &str,
+    ) -> Result<Connection> {
+        let policy = self.http_policy();
+        if let Environment::MyDomain(url) = &environment {
+            validate_my_domain(url, policy)?;
+        }
+        let nonempty = |v: &str, field: &str| {
+            if v.trim().is_empty() {
+                Err(Error::Invalid(format!("{field} must not be empty")))
+            } else {
+                Ok(())
+            }
+        };
+        let (method, creds) = match flow {
+            ServerToServer::ClientCredentials {
+                client_id,
+                client_secret,
+            } => {
+                if !matches!(environment, Environment::MyDomain(_)) {
+                    return Err(Error::Invalid(
+                        "environment.url: the client credentials flow signs in at the org's My Domain; give \
+                         environment {\"kind\": \"my_domain\", \"url\": \"https://acme.my.salesforce.com\"}"
+                            .into(),
+                    ));
+                }
+                nonempty(&client_id, "client_id")?;
+                nonempty(client_secret.expose_secret(), "client_secret")?;
+                (
+                    AuthMethod::ClientCredentials,
+                    Credentials {
+                        client_id: Some(client_id),
+                        client_secret: Some(client_secret),
+                        ..Default::default()
+                    },
+                )
+            }
+            ServerToServer::JwtBearer {
+                client_id,
+                username,
+                private_key_pem,
+            } => {
+                nonempty(&client_id, "client_id")?;
+                nonempty(&username, "username")?;
+                if !private_key_pem.expose_secret().contains("PRIVATE KEY") {
+                    return Err(Error::Invalid(
+                        "private_key_pem must be the connected app certificate's RSA private key in PEM \
+                         (-----BEGIN PRIVATE KEY-----)"
+                            .into(),
+                    ));
+                }
+                (
+                    AuthMethod::JwtBearer,
+                    Credentials {
+                        client_id: Some(client_id),
+                        username: Some(username),
+                        private_key_pem: Some(private_key_pem),
+                        ..Default::default()
+                    },
+                )
+            }
+            ServerToServer::Password {
+                client_id,
+                client_secret,
+                username,
+                password,
+                security_token,
+            } => {
+                nonempty(&client_id, "client_id")?;
+                nonempty(&username, "username")?;
+                nonempty(password.expose_secret(), "password")?;
+                let full = match security_token {
+                    Some(t) => {
+                        SecretString::from(format!("{}{}", password.expose_secret(), t.expose_secret()))
+                    }
+                    None => password,
+                };
+                (
+                    AuthMethod::Password,
+                    Credentials {
+                        client_id: Some(client_id),
+                        client_secret: Some(client_secret),
+                        username: Some(username),
+                        password: Some(full),
+                        ..Default::default()
+                    },
+                )
+            }
+        };
+        let creds = self.sign_in(method, &environment, creds).await?;
+        self.store_connection(tenant, label, environment, method, owner, creds, actor)
+            .await
+    }
+
+    /// Sign in once with `creds`; returns them with the tokens and instance URL added.
+    pub(crate) async fn sign_in(
+        &self,
+        method: AuthMethod,
+        environment: &Environment,
+        mut creds: Credentials,
+    ) -> Result<Credentials> {
+        let sf = to_client_credentials(method, &creds)?;
+        let login = self.config().login_hosts.for_environment(environment)?;
+        let client = Client::builder(AuthConfig::new(login, sf))
+            .http(self.config().http.clone())
+            .connect()
+            .await?;
+        let session = client.session().await?;
+        creds.access_token = Some(session.access_token.clone());
+        creds.instance_url = Some(session.instance_url.as_str().to_owned());
+        Ok(creds)
+    }
+
+    #[allow(clippy::too_many_arguments)] // one value per column of a new connection
+    pub(crate) async fn store_connection(
+        &self,
+        tenant: &TenantId,
+        label: &str,
+        environment: Environment,
+        auth_method: AuthMethod,
+        owner: Ownership,
+        credentials: Credentials,
+        actor: &str,
+    ) -> Result<Connection> {
+        let conn = self
+            .store()
+            .create_connection(
+                tenant,
+                &NewConnection {
+                    org_id: None,
+                    environment,
+                    auth_method,
+                    owner: owner.to_owner(),
+                    label: label.to_owned(),
+                    credentials,
+                },
+                actor,
+            )
+            .await?;
+        if let Ok(client) = self
+            .clients()
+            .get(self.store(), &self.config().login_hosts, &conn)
+            .await
+            && let Ok(s) = client.session().await
+            && let Some(org) = s.id.as_deref().and_then(|id| id.rsplit('/').nth(1))
+        {
+            let _ = self.store().set_connection_org(tenant, &conn.id, org).await;
+        }
+        Ok(self.store().get_connection(tenant, &conn.id).await?)
+    }
+
+    /// The tenant's connections; with `visible_to`, only those the user owns or was granted.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn list_connections(
+        &self,
+        tenant: &TenantId,
+        visible_to: Option<&UserId>,
+    ) -> Result<Vec<Connection>> {
+        Ok(self.store().list_connections(tenant, visible_to).await?)
+    }
+
+    /// One connection of the tenant.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`], also for another tenant's connection.
+    pub async fn connection(&self, tenant: &TenantId, id: &ConnectionId) -> Result<Connection> {
+        Ok(self.store().get_connection(tenant, id).await?)
+    }
+
+    /// Rename a connection.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an empty label; not found.
+    pub async fn rename_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        label: &str,
+        actor: &str,
+    ) -> Result<Connection> {
+        self.store().rename_connection(tenant, id, label, actor).await?;
+        self.connection(tenant, id).await
+    }
+
+    /// Grant a shared connection to these users (replacing the list).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a personal connection; unknown users are not found.
+    pub async fn grant_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        users: &[UserId],
+        actor: &str,
+    ) -> Result<Connection> {
+        self.store().set_shared_users(tenant, id, users, actor).await?;
+        self.connection(tenant, id).await
+    }
+
+    /// Re-test a connection's access (a fresh sign-in and one API call) and set its status:
+    /// `active`, `token_expired` or `error` with the reason in words. A change of status raises
+    /// the matching notification.
+    ///
+    /// # Errors
+    /// Not found; the store's errors. Salesforce's refusal is a status, not an error.
+    pub async fn refresh_connection(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        actor: &str,
+    ) -> Result<Connection> {
+        let before = self.connection(tenant, id).await?;
+        if before.status == ConnectionStatus::Revoked {
+            return Err(Error::Conflict(format!(
+                "connection {id} was revoked; connect the org again to make a new connection"
+            )));
+        }
+        self.clients().forget(tenant, id);
+        let test = async {
+            let client = self
+                .clients()
+                .get(self.store(), &self.config().login_hosts, &before)
+                .await?;
+            client.refresh_limits().await?;
+            Ok::<_, Error>(())
+        }
+        .await;
+        let (status, reason) = match &test {
+            Ok(()) => (ConnectionStatus::Active, None),
+            Err(e) => {
+                let (s, r) = status_for(e);
+                (s, Some(r))
+            }
+        };
+        self.set_status(&before, status, reason.as_deref(), actor).await?;
+        self.connection(tenant, id).await
+    }
+
+    /// Set a connection's status, notifying the product when it changes.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn set_status(
+        &self,
+        conn: &Connection,
+        status: ConnectionStatus,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<()> {
+        self.store()
+            .set_connection_status(&conn.tenant_id, &conn.id, status, reason, actor)
+            .await?;
+        if conn.status == status {
+            return Ok(());
+        }
+        let kind = match status {
+            ConnectionStatus::Active => NotificationKind::ConnectionRestored,
+            ConnectionStatus::TokenExpired => NotificationKind::ConnectionTokenExpired,
+            ConnectionStatus::Revoked => NotificationKind::ConnectionRevoked,
+            ConnectionStatus::Error => return Ok(()),
+        };
+        self.notify(
+            &conn.tenant_id,
+            kind,
+            Some(&conn.id),
+            serde_json::json!({ "connection_id": conn.id, "label": conn.label, "status": status, "reason": reason }),
+        )
+        .await
+    }
+
+    /// Remove a connection: revoke its token at Salesforce (`/services/oauth2/revoke`; a
+    /// failure there is logged, never blocks the removal), then delete it with its installs.
+    ///
+    /// # Errors
+    /// Not found; the store's errors.
+    pub async fn remove_connection(&self, tenant: &TenantId, id: &ConnectionId, actor: &str) -> Result<()> {
+        let conn = self.connection(tenant, id).await?;
+        if let Ok(creds) = self.store().credentials(tenant, id).await {
+            let token = creds.refresh_token.or(creds.access_token);
+            if let Some(token) = token {
+                let revoke = async {
+                    let login = self.config().login_hosts.for_environment(&conn.environment)?;
+                    let http = self.config().http.build()?;
+                    let url = login.url().join("/services/oauth2/revoke");
+                    let resp = http
+                        .post(url)
+                        .form(&[("token", token.expose_secret())])
+                        .send()
+                        .await
+                        .map_err(|e| Error::Internal(format!("revoke request failed: {e}")))?;
+                    Ok::<_, Error>(resp.status())
+                }
+                .await;
+                match revoke {
+                    Ok(s) if s.is_success() => {}
+                    Ok(s) => {
+                        tracing::warn!(connection = %id, status = %s, "Salesforce did not revoke the token")
+                    }
+                    Err(e) => tracing::warn!(connection = %id, error = %e, "revoking the token failed"),
+                }
+            }
+        }
+        self.clients().forget(tenant, id);
+        self.store().delete_connection(tenant, id, actor).await?;
+        self.notify(
+            tenant,
+            NotificationKind::ConnectionRevoked,
+            Some(id),
+            serde_json::json!({ "connection_id": id, "label": conn.label, "removed": true }),
+        )
+        .await
+    }
+
+    /// The access doctor: whether the connection's user can do what `needs` lists, with a
+    /// remedy per finding.
+    ///
+    /// # Errors
+    /// Not found; sign-in errors (the connection's status is updated from them).
+    pub async fn doctor(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectionId,
+        needs: &Requirements,
+        actor: &str,
+    ) -> Result<AccessReport> {
+        let conn = self.connection(tenant, id).await?;
+        let client = self
+            .clients()
+            .get(self.store(), &self.config().login_hosts, &conn)
+            .await?;
+        match client.check_access(needs).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let e = Error::from(e);
+                let (s, r) = status_for(&e);
+                self.set_status(&conn, s, Some(&r), actor).await?;
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn my_domain_urls_are_checked_in_words() {
+        let ok = validate_my_domain("https://acme.my.salesforce.com", UrlPolicy::HttpsOnly);
+        assert!(ok.is_ok(), "{ok:?}");
+        for (url, says) in [
+            ("https://acme.my.salesforce.com/", "slash"),
+            ("http://acme.my.salesforce.com", "https://"),
+            ("https://acme.my.salesforce.com/services", "without a path"),
+            ("acme.my.salesforce.com", "not a URL"),
+        ] {
+            let e = validate_my_domain(url, UrlPolicy::HttpsOnly)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("environment.url") && e.contains(says), "{url}: {e}");
+        }
+        assert!(validate_my_domain("http://127.0.0.1:4000", UrlPolicy::AllowLoopbackHttp).is_ok());
+    }
+}

@@ -1,0 +1,509 @@
+//! The control plane's tables (migration 0003) in the conformance style: every case runs
+//! unchanged on SQLite and PostgreSQL — scoped API keys, vendor admin keys, sessions, OAuth
+//! authorizations in flight, connection renames, the notification outbox and webhook deliveries
+//! (fan-out, per-connection order, retries, giving up, redelivery, tenant isolation).
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use common::TestDb;
+use forcebridge_store::*;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::json;
+
+const THREE_DAYS: Duration = Duration::from_secs(3 * 24 * 3600);
+
+fn failed(retry_in: Option<chrono::Duration>, now: chrono::DateTime<chrono::Utc>) -> AttemptOutcome {
+    AttemptOutcome {
+        delivered: false,
+        status: Some(500),
+        error: Some("receiver answered 500".into()),
+        duration: Duration::from_millis(3),
+        retry_at: retry_in.map(|d| now + d),
+    }
+}
+
+fn ok() -> AttemptOutcome {
+    AttemptOutcome {
+        delivered: true,
+        status: Some(200),
+        error: None,
+        duration: Duration::from_millis(2),
+        retry_at: None,
+    }
+}
+
+mod suite {
+    use super::*;
+
+    pub async fn scoped_api_keys(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let (k, secret) = s
+            .create_scoped_api_key(&t.id, "ingest", &[Scope::Events], "admin")
+            .await
+            .unwrap();
+        let found = s.authenticate_api_key(&secret).await.unwrap().unwrap();
+        assert_eq!(found.id, k.id);
+        assert_eq!(s.api_key_scopes(&t.id, &k.id).await.unwrap(), vec![Scope::Events]);
+        // Keys made the old way keep every scope.
+        let (old, _) = s.create_api_key(&t.id, "old", "admin").await.unwrap();
+        assert_eq!(s.api_key_scopes(&t.id, &old.id).await.unwrap(), vec![Scope::All]);
+        let other = s.create_tenant("Other").await.unwrap();
+        assert_eq!(
+            s.api_key_scopes(&other.id, &k.id).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        let e = s
+            .create_scoped_api_key(&t.id, "none", &[], "admin")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid);
+        assert!(
+            Scope::parse("everything")
+                .unwrap_err()
+                .to_string()
+                .contains("expected one of")
+        );
+    }
+
+    pub async fn admin_keys(db: &TestDb) {
+        let s = &db.store;
+        let first = s.bootstrap_admin_key().await.unwrap().unwrap();
+        assert!(first.expose_secret().starts_with("fba_"));
+        assert!(
+            s.bootstrap_admin_key().await.unwrap().is_none(),
+            "only on the first start"
+        );
+        assert!(s.authenticate_admin_key(&first).await.unwrap());
+        let second = s.create_admin_key("ops").await.unwrap();
+        assert!(s.authenticate_admin_key(&second).await.unwrap());
+        let mut wrong = first.expose_secret().to_owned();
+        wrong.push('x');
+        assert!(
+            !s.authenticate_admin_key(&SecretString::from(wrong))
+                .await
+                .unwrap()
+        );
+        assert!(!s.authenticate_admin_key(&"fba_zz".into()).await.unwrap());
+        assert!(!s.authenticate_admin_key(&"garbage".into()).await.unwrap());
+        // Nothing stored is the key itself.
+        let sealed_or_hashed = match db.backend() {
+            Backend::Sqlite => sqlx::query_scalar::<_, String>("SELECT hash FROM admin_keys")
+                .fetch_all(s.sqlite_pool().unwrap())
+                .await
+                .unwrap(),
+            Backend::Postgres => sqlx::query_scalar::<_, String>("SELECT hash FROM admin_keys")
+                .fetch_all(s.pg_pool().unwrap())
+                .await
+                .unwrap(),
+        };
+        assert!(
+            sealed_or_hashed
+                .iter()
+                .all(|h| !h.contains(first.expose_secret()))
+        );
+    }
+
+    pub async fn users_and_sessions(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let u = s
+            .upsert_user(&t.id, "ann@acme.test", Role::Member, "vendor")
+            .await
+            .unwrap();
+        let again = s
+            .upsert_user(&t.id, "ann@acme.test", Role::Admin, "vendor")
+            .await
+            .unwrap();
+        assert_eq!(again.id, u.id);
+        assert_eq!(again.role, Role::Admin);
+        let (sess, token) = s
+            .create_session(&t.id, &u.id, Role::Member, Duration::from_secs(600))
+            .await
+            .unwrap();
+        let got = s.authenticate_session(&token).await.unwrap().unwrap();
+        assert_eq!(got, sess);
+        assert_eq!(got.email, "ann@acme.test");
+        assert!(s.live_session(&t.id, &sess.id).await.unwrap().is_some());
+        let other = s.create_tenant("Other").await.unwrap();
+        assert!(s.live_session(&other.id, &sess.id).await.unwrap().is_none());
+        assert_eq!(
+            s.revoke_session(&other.id, &sess.id).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert!(
+            s.authenticate_session(&"fbs_nope".into())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Expiry follows the store's clock.
+        db.clock.advance(chrono::Duration::seconds(601));
+        assert!(s.authenticate_session(&token).await.unwrap().is_none());
+        let (sess2, token2) = s
+            .create_session(&t.id, &u.id, Role::Admin, Duration::from_secs(600))
+            .await
+            .unwrap();
+        s.revoke_session(&t.id, &sess2.id).await.unwrap();
+        assert!(s.authenticate_session(&token2).await.unwrap().is_none());
+        assert_eq!(
+            s.create_session(&other.id, &u.id, Role::Admin, Duration::from_secs(1))
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+    }
+
+    pub async fn oauth_in_flight_is_taken_once(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let u = s
+            .upsert_user(&t.id, "ann@acme.test", Role::Member, "vendor")
+            .await
+            .unwrap();
+        let (sess, _) = s
+            .create_session(&t.id, &u.id, Role::Member, Duration::from_secs(600))
+            .await
+            .unwrap();
+        let verifier = SecretString::from("v".repeat(64));
+        let req = json!({ "label": "Prod" });
+        s.begin_oauth(
+            &t.id,
+            &sess.id,
+            "state-1",
+            &verifier,
+            &req,
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+        assert!(s.take_oauth("wrong").await.unwrap().is_none());
+        let p = s.take_oauth("state-1").await.unwrap().unwrap();
+        assert_eq!(p.tenant_id, t.id);
+        assert_eq!(p.session_id, sess.id);
+        assert_eq!(p.request, req);
+        assert_eq!(p.code_verifier.expose_secret(), verifier.expose_secret());
+        assert!(s.take_oauth("state-1").await.unwrap().is_none(), "single use");
+        s.begin_oauth(
+            &t.id,
+            &sess.id,
+            "state-2",
+            &verifier,
+            &req,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        db.clock.advance(chrono::Duration::seconds(61));
+        assert!(s.take_oauth("state-2").await.unwrap().is_none(), "expired");
+    }
+
+    pub async fn rename_connection(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let u = s
+            .upsert_user(&t.id, "ann@acme.test", Role::Member, "vendor")
+            .await
+            .unwrap();
+        let c = s
+            .create_connection(
+                &t.id,
+                &NewConnection {
+                    org_id: None,
+                    environment: Environment::Production,
+                    auth_method: AuthMethod::ClientCredentials,
+                    owner: Owner::Personal {
+                        user_id: u.id.clone(),
+                    },
+                    label: "old".into(),
+                    credentials: Credentials {
+                        client_id: Some("c".into()),
+                        ..Default::default()
+                    },
+                },
+                "ann",
+            )
+            .await
+            .unwrap();
+        s.rename_connection(&t.id, &c.id, " Production ", "ann")
+            .await
+            .unwrap();
+        assert_eq!(s.get_connection(&t.id, &c.id).await.unwrap().label, "Production");
+        assert_eq!(
+            s.rename_connection(&t.id, &c.id, "  ", "ann")
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Invalid
+        );
+        let other = s.create_tenant("Other").await.unwrap();
+        assert_eq!(
+            s.rename_connection(&other.id, &c.id, "x", "ann")
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(s.get_connection(&t.id, &c.id).await.unwrap().label, "Production");
+        s.set_connection_org(&t.id, &c.id, "00D000000000001EAA")
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_connection(&t.id, &c.id).await.unwrap().org_id.as_deref(),
+            Some("00D000000000001EAA")
+        );
+    }
+
+    pub async fn notifications_fan_out_to_matching_endpoints(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let (all, secret) = s
+            .create_webhook_endpoint(&t.id, "http://127.0.0.1:1/all", &["*".into()])
+            .await
+            .unwrap();
+        assert!(secret.expose_secret().starts_with("whsec_"));
+        let (only, _) = s
+            .create_webhook_endpoint(
+                &t.id,
+                "http://127.0.0.1:1/expired",
+                &["connection.token_expired".into()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            s.create_webhook_endpoint(&t.id, "ftp://x", &["*".into()])
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Invalid
+        );
+        let (_, n) = s
+            .record_notification(&t.id, "install.failed", None, &json!({"reason": "x"}), THREE_DAYS)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let (id2, n) = s
+            .record_notification(&t.id, "connection.token_expired", None, &json!({}), THREE_DAYS)
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        let listed = s.list_notifications(&t.id, 0, 10).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[1].id, id2);
+        assert_eq!(listed[1].kind, "connection.token_expired");
+        assert_eq!(
+            s.list_webhook_deliveries(&t.id, Some(&only.id), 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            s.list_webhook_deliveries(&t.id, Some(&all.id), 10)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        // Three deliveries, but `all`'s two share one line (no connection): its head only.
+        let due = s
+            .lease_webhook_deliveries(10, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 2);
+        assert!(
+            due.iter()
+                .any(|d| d.secret.expose_secret() == secret.expose_secret())
+        );
+        // Leased: not handed out twice.
+        assert!(
+            s.lease_webhook_deliveries(10, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Another tenant sees none of it.
+        let other = s.create_tenant("Other").await.unwrap();
+        assert!(s.list_notifications(&other.id, 0, 10).await.unwrap().is_empty());
+        assert!(
+            s.list_webhook_deliveries(&other.id, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.get_webhook_endpoint(&other.id, &all.id)
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            s.get_webhook_delivery(&other.id, due[0].delivery.id)
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            s.delete_webhook_endpoint(&other.id, &all.id)
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(s.list_webhook_endpoints(&t.id).await.unwrap().len(), 2);
+        s.delete_webhook_endpoint(&t.id, &all.id).await.unwrap();
+        assert_eq!(s.list_webhook_endpoints(&t.id).await.unwrap().len(), 1);
+    }
+
+    pub async fn deliveries_keep_order_per_connection_and_retry(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let (_, _) = s
+            .create_webhook_endpoint(&t.id, "http://127.0.0.1:1/h", &["*".into()])
+            .await
+            .unwrap();
+        let a = ConnectionId::new();
+        let b = ConnectionId::new();
+        for (conn, i) in [(&a, 1), (&a, 2), (&b, 1)] {
+            s.record_notification(
+                &t.id,
+                "connection.revoked",
+                Some(conn),
+                &json!({ "n": i }),
+                THREE_DAYS,
+            )
+            .await
+            .unwrap();
+        }
+        // Only the head of each connection's line is due.
+        let due = s
+            .lease_webhook_deliveries(10, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 2);
+        let head_a = due
+            .iter()
+            .find(|d| d.notification.connection_id.as_ref() == Some(&a))
+            .unwrap();
+        assert_eq!(head_a.notification.data, json!({ "n": 1 }));
+        // A failure keeps the line blocked until it succeeds.
+        let now = db.clock.now();
+        let st = s
+            .record_webhook_attempt(
+                head_a.delivery.id,
+                &failed(Some(chrono::Duration::seconds(30)), now),
+            )
+            .await
+            .unwrap();
+        assert_eq!(st, WebhookDeliveryState::Pending);
+        let head_b = due
+            .iter()
+            .find(|d| d.notification.connection_id.as_ref() == Some(&b))
+            .unwrap();
+        s.record_webhook_attempt(head_b.delivery.id, &ok()).await.unwrap();
+        assert!(
+            s.lease_webhook_deliveries(10, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        db.clock.advance(chrono::Duration::seconds(31));
+        let due = s
+            .lease_webhook_deliveries(10, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].delivery.id, head_a.delivery.id);
+        assert_eq!(due[0].delivery.attempts, 1);
+        s.record_webhook_attempt(due[0].delivery.id, &ok()).await.unwrap();
+        let due = s
+            .lease_webhook_deliveries(10, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].notification.data, json!({ "n": 2 }));
+        let log = s.webhook_attempts(&t.id, head_a.delivery.id).await.unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[0].status, Some(500));
+        assert_eq!(log[1].status, Some(200));
+        // A retry past the give-up time fails the delivery; redelivery puts it back.
+        let now = db.clock.now();
+        let st = s
+            .record_webhook_attempt(due[0].delivery.id, &failed(Some(chrono::Duration::days(4)), now))
+            .await
+            .unwrap();
+        assert_eq!(st, WebhookDeliveryState::Failed);
+        let d = s.get_webhook_delivery(&t.id, due[0].delivery.id).await.unwrap();
+        assert_eq!(d.state, WebhookDeliveryState::Failed);
+        assert_eq!(d.last_status, Some(500));
+        s.redeliver_webhook(&t.id, d.id, THREE_DAYS).await.unwrap();
+        let again = s
+            .lease_webhook_deliveries(10, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].delivery.id, d.id);
+        let other = s.create_tenant("Other").await.unwrap();
+        assert_eq!(
+            s.redeliver_webhook(&other.id, d.id, THREE_DAYS)
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            s.webhook_attempts(&other.id, d.id).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    }
+
+    pub async fn expired_leases_are_handed_out_again(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        s.create_webhook_endpoint(&t.id, "http://127.0.0.1:1/h", &["*".into()])
+            .await
+            .unwrap();
+        s.record_notification(&t.id, "event.failed", None, &json!({}), THREE_DAYS)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.lease_webhook_deliveries(10, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            s.lease_webhook_deliveries(10, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        db.clock.advance(chrono::Duration::seconds(31));
+        assert_eq!(
+            s.lease_webhook_deliveries(10, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+
+conformance!(
+    scoped_api_keys,
+    admin_keys,
+    users_and_sessions,
+    oauth_in_flight_is_taken_once,
+    rename_connection,
+    notifications_fan_out_to_matching_endpoints,
+    deliveries_keep_order_per_connection_and_retry,
+    expired_leases_are_handed_out_again,
+);

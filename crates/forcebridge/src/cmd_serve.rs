@@ -1,0 +1,250 @@
+//! `forcebridge serve`: the HTTP API and the engine's workers over one store — SQLite in the
+//! data folder by default, PostgreSQL by URL for several nodes. Settings come from a TOML file
+//! (`--config`), overridden by environment variables, overridden by flags.
+//!
+//! Invariant: stdout carries exactly one JSON line, printed once the server accepts connections
+//! (`url`, and on the very first start `admin_key`, shown that once); logs go to stderr as JSON.
+//! No secret is ever logged.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use forcebridge_engine::control::clients::LoginHosts;
+use forcebridge_engine::control::oauth::OAuthApp;
+use forcebridge_engine::control::webhooks::WebhookConfig;
+use forcebridge_engine::{Clock, Engine, EngineConfig, Recipes};
+use forcebridge_salesforce::{HttpConfig, InstanceUrl, UrlPolicy};
+use forcebridge_server::{AppState, ServerConfig};
+use forcebridge_store::{Store, StoreOptions};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+
+use crate::cmd_store::{KeyArgs, vault_from};
+
+/// Options of `forcebridge serve` (each also settable in the config file).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A TOML config file (see docs/server.md); flags and environment variables override it.
+    #[arg(long, env = "FORCEBRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080; port 0 picks a free port].
+    #[arg(long, env = "FORCEBRIDGE_ADDR")]
+    addr: Option<SocketAddr>,
+    /// Folder for the SQLite database (when no --database-url) [default: ./forcebridge-data].
+    #[arg(long, env = "FORCEBRIDGE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// `postgres://…` for several nodes on one database, or `sqlite://…`.
+    #[arg(long, env = "FORCEBRIDGE_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// The address users reach this server at (for the OAuth callback URL).
+    #[arg(long, env = "FORCEBRIDGE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Consumer secret of the vendor's connected app (the web-server OAuth flow).
+    #[arg(long, env = "FORCEBRIDGE_OAUTH_CLIENT_SECRET", hide_env_values = true, value_parser = secret)]
+    oauth_client_secret: Option<SecretString>,
+    #[command(flatten)]
+    keys: KeyArgs,
+}
+
+fn secret(s: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(s.to_owned()))
+}
+
+/// The config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    addr: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    #[serde(default)]
+    oauth: Option<OAuthFile>,
+    #[serde(default)]
+    limits: LimitsFile,
+    #[serde(default)]
+    salesforce: SalesforceFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuthFile {
+    client_id: String,
+    /// Better given as FORCEBRIDGE_OAUTH_CLIENT_SECRET than written in the file.
+    client_secret: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    max_body_bytes: Option<usize>,
+    max_batch: Option<usize>,
+    rate_per_second: Option<u32>,
+    rate_burst: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SalesforceFile {
+    /// One login URL for production and sandbox (the emulator's, in development).
+    login_url: Option<String>,
+    /// An extra CA certificate (PEM) to trust (the emulator's `ca.pem`).
+    ca_file: Option<PathBuf>,
+    /// Accept http:// on loopback hosts (the emulator without TLS). Never for real orgs.
+    #[serde(default)]
+    allow_loopback_http: bool,
+}
+
+fn read_config(path: Option<&Path>) -> Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("the config file {} is not valid", path.display()))
+}
+
+/// Runs until Ctrl-C or SIGTERM, then stops taking requests, finishes in-flight ones and stops
+/// the workers (their leases return to the queue for another node or the next start).
+pub async fn run(args: Args) -> Result<()> {
+    let file = read_config(args.config.as_deref())?;
+    let vault = vault_from(&args.keys)?.context(
+        "no master key: make one with `forcebridge vault new-key --out master.key` and start with \
+         FORCEBRIDGE_MASTER_KEY_FILE=master.key (or FORCEBRIDGE_MASTER_KEY)",
+    )?;
+    let addr = args
+        .addr
+        .or(file.addr)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let database_url = match args.database_url.or(file.database_url) {
+        Some(url) => url,
+        None => {
+            let dir = args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("forcebridge-data"));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating the data folder {}", dir.display()))?;
+            format!("sqlite://{}", dir.join("forcebridge.db").display())
+        }
+    };
+
+    let clock = Clock::system();
+    let store = Store::connect(
+        StoreOptions::new(database_url)
+            .vault(vault)
+            .clock(clock.store_clock()),
+    )
+    .await
+    .context("opening the database")?;
+    let admin_key = store
+        .bootstrap_admin_key()
+        .await
+        .context("creating the vendor admin key")?;
+
+    let mut http = HttpConfig::default();
+    let policy = if file.salesforce.allow_loopback_http {
+        UrlPolicy::AllowLoopbackHttp
+    } else {
+        UrlPolicy::HttpsOnly
+    };
+    http.url_policy = policy;
+    if let Some(ca) = &file.salesforce.ca_file {
+        http.extra_ca_pem
+            .push(std::fs::read(ca).with_context(|| format!("reading the CA file {}", ca.display()))?);
+    }
+    let mut login_hosts = LoginHosts {
+        url_policy: policy,
+        ..LoginHosts::default()
+    };
+    if let Some(url) = &file.salesforce.login_url {
+        let url = InstanceUrl::parse_with(url, policy).context("salesforce.login_url")?;
+        login_hosts = LoginHosts::single(&url, policy);
+    }
+    let config = EngineConfig {
+        http,
+        login_hosts,
+        node_name: format!("forcebridge-{}", std::process::id()),
+        ..EngineConfig::default()
+    };
+    // Hook: recipes are loaded here once the recipe loader lands (`--recipes <dir>`); until then
+    // the engine runs with none, so events are accepted and kept but have no flows to run.
+    let engine = Engine::new(store.clone(), clock, Recipes::default(), config);
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    let url = format!("http://{local}");
+    let public_url = args.public_url.or(file.public_url).unwrap_or_else(|| url.clone());
+    let oauth_app = match file.oauth {
+        Some(o) => Some(OAuthApp {
+            client_id: o.client_id,
+            client_secret: args
+                .oauth_client_secret
+                .or_else(|| o.client_secret.map(SecretString::from)),
+            redirect_uri: format!("{}/v1/oauth/callback", public_url.trim_end_matches('/')),
+        }),
+        None => None,
+    };
+    let mut server_config = ServerConfig {
+        oauth_app,
+        ..ServerConfig::default()
+    };
+    let l = &file.limits;
+    if let Some(v) = l.max_body_bytes {
+        server_config.max_body_bytes = v;
+    }
+    if let Some(v) = l.max_batch {
+        server_config.max_batch = v;
+    }
+    if let Some(v) = l.rate_per_second {
+        server_config.rate_per_second = v;
+    }
+    if let Some(v) = l.rate_burst {
+        server_config.rate_burst = v;
+    }
+    if server_config.max_batch == 0 {
+        bail!("limits.max_batch must be at least 1");
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = engine.spawn_workers(stop_rx.clone());
+    let webhooks = engine.spawn_webhook_deliverer(WebhookConfig::default(), stop_rx);
+    let app = forcebridge_server::app(AppState::new(engine, server_config));
+
+    {
+        use std::io::Write;
+        let mut line = serde_json::json!({ "url": url });
+        if let Some(k) = &admin_key {
+            line["admin_key"] = serde_json::Value::String(k.expose_secret().to_owned());
+        }
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}").context("cannot write to stdout")?;
+        out.flush().context("cannot write to stdout")?;
+    }
+    tracing::info!(url = %url, backend = ?store.backend(), "forcebridge serve ready");
+
+    let stop = Arc::new(stop_tx);
+    let stop_http = stop.clone();
+    forcebridge_server::serve(
+        listener,
+        app,
+        async move {
+            crate::cmd_emulator::shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stop_http.send(true);
+        },
+        Duration::from_secs(30),
+    )
+    .await
+    .context("serving HTTP")?;
+    let _ = stop.send(true);
+    let _ = workers.await;
+    let _ = webhooks.await;
+    store.close().await;
+    Ok(())
+}
