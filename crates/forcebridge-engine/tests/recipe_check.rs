@@ -42,6 +42,7 @@ default = false
 label = "Ticket"
 fields.Ticket_ID__c = { type = "text", length = 40, external_id = true }
 fields.Contact__c = { type = "lookup", to = "Contact" }
+fields.Origin__c = { type = "text", length = 20 }
 
 [events."ticket.updated"]
 fields = { id = "string", email = "string", name = "string", subject = "string", status = "string" }
@@ -57,14 +58,14 @@ id = "person"
 match = ["Contact", "Lead"]
 by = { Email = "event.email" }
 where = { Lead = "IsConverted = false" }
-or_create = { object = "Lead", fields = { LastName = "event.name", Company = "'[none]'", Status = "settings.lead_status" } }
+or_create = { object = "Lead", fields = { LastName = "event.name", Email = "event.email", Company = "'[none]'", Status = "settings.lead_status" } }
 
 [[flows.ticket_updated.steps]]
 id = "ticket"
 upsert = "Ticket__c"
 external_id = "Ticket_ID__c"
 key = "event.id"
-fields = { Name = { template = "{{ event.subject }}" }, Contact__c = "steps.person.object == 'Contact' ? steps.person.id : null" }
+fields = { Name = { template = "{{ event.subject }}" }, Contact__c = "steps.person.object == 'Contact' ? steps.person.id : null", Origin__c = "settings.case_origin" }
 
 [[flows.ticket_updated.steps]]
 id = "post"
@@ -260,6 +261,32 @@ case!(
     "Contact__c = \"steps",
     "\"Contact__r.Email\" = \"event.email\", Contact__c = \"steps"
 );
+case!(
+    literal_longer_than_the_field,
+    "Origin__c = \"settings.case_origin\"",
+    "Origin__c = \"'Walk-in at the front desk, second floor'\""
+);
+case!(
+    literal_bool_in_a_text_field,
+    "Company = \"'[none]'\"",
+    "Company = \"true\""
+);
+case!(create_without_a_required_field, "Company = \"'[none]'\", ", "");
+case!(
+    match_field_not_read,
+    "Origin__c = \"settings.case_origin\"",
+    "Origin__c = \"steps.person.fields.AccountId\""
+);
+case!(
+    unknown_connection_member,
+    "Origin__c = \"settings.case_origin\"",
+    "Origin__c = \"connection.instance\""
+);
+case!(
+    sync_reads_a_field_it_does_not_select,
+    "body = \"Ticket {{ event.id }} is now {{ event.status }}.\"\n",
+    "body = \"Ticket {{ event.id }} is now {{ event.status }}.\"\n\n[syncs.contacts]\nobject = \"Contact\"\nfields = [\"Id\", \"Email\"]\nfilter = \"Email != null\"\nmode = \"incremental\"\nschedule = \"*/15 * * * *\"\nmapping = { email = \"record.Email\", name = \"record.Name\" }\n"
+);
 case!(step_does_nothing, "chatter = \"steps.person.id\"\n", "");
 
 #[test]
@@ -288,7 +315,9 @@ t2 = "done"
     assert!(
         e.diagnostics
             .iter()
-            .all(|d| d.file == Path::new("tests/one_ticket.toml"))
+            .all(|d| d.file == Path::new("tests/one_ticket.toml")),
+        "{}",
+        recipe::render(&e)
     );
     insta::assert_snapshot!("test_file_mistakes", recipe::render(&e));
 }
@@ -301,7 +330,7 @@ fn an_undo_without_any_correlate_is_a_warning_not_an_error() {
         1,
     );
     let (_, warnings) = recipe::load_str(&file(), &text).unwrap_or_else(|e| panic!("{}", recipe::render(&e)));
-    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert_eq!(warnings[0].severity, Severity::Warning);
     assert!(
         warnings[0].message.contains("correlate"),
@@ -419,4 +448,85 @@ proptest! {
             let _ = t.render(&scope);
         }
     }
+}
+
+#[test]
+fn warnings_are_rendered_and_do_not_stop_the_load() {
+    let text = BASE
+        .replacen("Email = \"event.email\", Company", "Company", 1)
+        .replacen(
+            "[workflows.post_updates]",
+            "[workflows.unused_switch]\n\n[workflows.post_updates]",
+            1,
+        );
+    let (_, warnings) = recipe::load_str(&file(), &text).unwrap_or_else(|e| panic!("{}", recipe::render(&e)));
+    assert!(warnings.iter().all(|w| w.severity == Severity::Warning));
+    let sources = vec![(file(), text.clone())];
+    insta::assert_snapshot!("warnings", recipe::render_diagnostics(&warnings, &sources));
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let deep_toml = format!("x = {}1{}", "[".repeat(20_000), "]".repeat(20_000));
+    assert!(recipe::load_str(&file(), &deep_toml).is_err());
+    let deep_inline = format!("x = {}", "{ a = ".repeat(5_000) + "1" + &" }".repeat(5_000));
+    assert!(recipe::load_str(&file(), &deep_inline).is_err());
+    let deep_cel = format!("{}1{}", "(".repeat(5_000), ")".repeat(5_000));
+    let text = BASE.replacen(
+        "filter = \"event.status != 'spam'\"",
+        &format!("filter = \"{deep_cel}\""),
+        1,
+    );
+    assert!(recipe::load_str(&file(), &text).is_err());
+    let deep_template = "{% if true %}".repeat(3_000) + &"{% endif %}".repeat(3_000);
+    let text = BASE.replacen("body = \"Ticket", &format!("body = \"{deep_template}Ticket"), 1);
+    let _ = recipe::load_str(&file(), &text);
+}
+
+#[test]
+fn accepted_expressions_and_templates_evaluate_on_a_small_stack() {
+    use forcebridge_engine::recipe::expr::{Expr, Origin, Scope};
+    use forcebridge_engine::recipe::template::Template;
+    let scope = Scope::new(
+        &serde_json::json!({ "n": 1 }),
+        &serde_json::json!({}),
+        &serde_json::json!({}),
+        chrono::DateTime::<chrono::Utc>::from_timestamp(1_764_000_000, 0).unwrap_or_default(),
+    );
+    // As deep as the limits allow, evaluated on a thread with a worker's 2 MiB stack.
+    let sources = [
+        "!".repeat(30) + "true",
+        vec!["event.n"; 30].join(" + "),
+        "(".repeat(24) + "1" + &")".repeat(24),
+    ];
+    let templates = [
+        "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}".to_owned(),
+        "{% if true %}".repeat(16) + "x" + &"{% endif %}".repeat(16),
+        "{% for i in range(1000000) %}{{ i }}{% endfor %}".to_owned(),
+    ];
+    let too_deep = vec!["event.n"; 40].join(" + ");
+    let refused = Expr::compile_located(&too_deep, Origin::default())
+        .err()
+        .map(|f| f.message);
+    assert!(
+        refused.as_deref().is_some_and(|m| m.contains("levels deep")),
+        "{refused:?}"
+    );
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            for s in &sources {
+                let e = Expr::compile_located(s, Origin::default())
+                    .unwrap_or_else(|f| panic!("{s}: {}", f.message));
+                e.eval(&scope).expect("evaluates");
+            }
+            for t in &templates {
+                let t = Template::compile_located(t, Origin::default())
+                    .unwrap_or_else(|(m, _)| panic!("{t}: {m}"));
+                let _ = t.render(&scope);
+            }
+        })
+        .expect("thread starts")
+        .join()
+        .expect("no stack overflow");
 }

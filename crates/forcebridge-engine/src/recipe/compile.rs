@@ -30,6 +30,27 @@ pub(super) struct FieldFacts {
     pub picklist: bool,
     /// Written by Salesforce only (`Id`, `CreatedDate`, …).
     pub system: bool,
+    /// The type of a field the recipe declares.
+    pub custom: Option<FieldKindName>,
+    /// The kind of a standard field.
+    pub standard: Option<Kind>,
+    /// A declared picklist's values.
+    pub values: Vec<String>,
+    /// A declared text field's length.
+    pub length: Option<u32>,
+    /// Declared `required = true`.
+    pub required: bool,
+}
+
+/// How a write step writes, for the checks that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WriteMode {
+    /// `create`, `or_create`: a new record.
+    Create,
+    /// `upsert`: a new record or an update.
+    Upsert,
+    /// `update`: an existing record.
+    Update,
 }
 
 /// The objects a recipe can name: its custom objects and the standard ones, with their fields.
@@ -95,6 +116,8 @@ impl SchemaIndex {
                 picklist: kind == Kind::Picklist,
                 system: SYSTEM_FIELDS.contains(&name.as_str()),
                 external_id: false,
+                standard: Some(kind),
+                ..Default::default()
             };
             out.insert(name, facts);
         }
@@ -137,6 +160,87 @@ pub(super) struct Checker<'a> {
     pub events: BTreeMap<String, Vec<String>>,
     pub schema: SchemaIndex,
     pub correlated: bool,
+    /// Settings some expression or template reads.
+    pub used_settings: BTreeSet<String>,
+    /// Workflows some flow, step or sync names.
+    pub used_workflows: BTreeSet<String>,
+    /// In the flow being checked: each step's kind and, for a `match`, the fields it reads.
+    pub step_outputs: BTreeMap<String, (&'static str, Vec<String>)>,
+    /// In the sync being checked: the fields its `record` has.
+    pub record_fields: Vec<String>,
+}
+
+/// Why a literal value does not fit a field, and what would: `None` when it fits or the field's
+/// type is not known well enough to say.
+fn literal_misfit(f: &FieldFacts, lit: &serde_json::Value) -> Option<(String, String)> {
+    use serde_json::Value as J;
+    if lit.is_null() {
+        return None;
+    }
+    let is_bool = matches!(f.custom, Some(FieldKindName::Checkbox)) || f.standard == Some(Kind::Bool);
+    let is_number = matches!(f.custom, Some(FieldKindName::Number)) || f.standard == Some(Kind::Number);
+    let is_text = matches!(
+        f.custom,
+        Some(
+            FieldKindName::Text
+                | FieldKindName::TextArea
+                | FieldKindName::LongTextArea
+                | FieldKindName::Url
+                | FieldKindName::Email
+                | FieldKindName::Phone
+                | FieldKindName::Picklist
+        )
+    ) || matches!(f.standard, Some(Kind::Text | Kind::Picklist));
+    match lit {
+        J::Bool(_) if !is_bool && (is_number || is_text || !f.lookup.is_empty()) => Some((
+            "true or false fits only a checkbox".into(),
+            "a value of the field's type".into(),
+        )),
+        J::String(_) | J::Number(_) if is_bool => {
+            Some(("a checkbox takes true or false".into(), "true or false".into()))
+        }
+        J::String(t) if is_number && t.parse::<f64>().is_err() => {
+            Some(("it is not a number".into(), "a number".into()))
+        }
+        J::String(t)
+            if matches!(f.custom, Some(FieldKindName::Picklist)) && !f.values.iter().any(|v| v == t) =>
+        {
+            Some((
+                "it is not one of the picklist's values".into(),
+                format!("one of {}", f.values.join(", ")),
+            ))
+        }
+        J::String(t) if f.length.is_some_and(|n| t.chars().count() > n as usize) => Some((
+            "it is longer than the field".into(),
+            format!("at most {} characters", f.length.unwrap_or(0)),
+        )),
+        J::String(t) if matches!(f.custom, Some(FieldKindName::Date)) || f.standard == Some(Kind::Date) => {
+            chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .is_err()
+                .then(|| ("it is not a date".into(), "\"'YYYY-MM-DD'\"".into()))
+        }
+        _ => None,
+    }
+}
+
+/// What a step does, by the key that says it (`match` when none does: its errors are reported
+/// elsewhere).
+fn step_kind(sf: &StepFile) -> &'static str {
+    if sf.create.is_some() {
+        "create"
+    } else if sf.update.is_some() {
+        "update"
+    } else if sf.upsert.is_some() {
+        "upsert"
+    } else if sf.delete.is_some() {
+        "delete"
+    } else if sf.chatter.is_some() {
+        "chatter"
+    } else if sf.undo.is_some() {
+        "undo"
+    } else {
+        "match"
+    }
 }
 
 /// Edit distance, for "did you mean".
@@ -211,6 +315,10 @@ impl<'a> Checker<'a> {
             events: BTreeMap::new(),
             schema: SchemaIndex::default(),
             correlated: false,
+            used_settings: BTreeSet::new(),
+            used_workflows: BTreeSet::new(),
+            step_outputs: BTreeMap::new(),
+            record_fields: Vec::new(),
         }
     }
 
@@ -333,6 +441,10 @@ impl<'a> Checker<'a> {
                     + r.member.as_ref().map_or(0, |m| m.len() + 1)
                     + if r.root == "steps" {
                         r.member2.as_ref().map_or(0, |m| m.len() + 1)
+                            + r.member3
+                                .as_ref()
+                                .filter(|_| r.member2.as_deref() == Some("fields"))
+                                .map_or(0, |m| m.len() + 1)
                     } else {
                         0
                     };
@@ -369,6 +481,9 @@ impl<'a> Checker<'a> {
         }
         match r.root.as_str() {
             "settings" => {
+                if let Some(m) = &r.member {
+                    self.used_settings.insert(m.clone());
+                }
                 if let Some(m) = &r.member
                     && !self.settings.contains(m)
                 {
@@ -390,17 +505,42 @@ impl<'a> Checker<'a> {
             "steps" => {
                 match &r.member {
                     Some(m) if scope.earlier.contains(m) => {
-                        if let Some(m2) = &r.member2 {
-                            const OUT: &[&str] = &["id", "object", "found", "created", "fields", "reverted"];
-                            if !OUT.contains(&m2.as_str()) {
+                        let (kind, reads) =
+                            self.step_outputs.get(m).cloned().unwrap_or(("match", Vec::new()));
+                        let outputs: &[&str] = match kind {
+                            "match" => &["id", "object", "found", "created", "fields"],
+                            "create" | "upsert" => &["id", "object", "created"],
+                            "update" | "delete" => &["id", "object"],
+                            "chatter" => &["id"],
+                            _ => &["reverted"],
+                        };
+                        match (&r.member2, &r.member3) {
+                            (Some(m2), _) if !outputs.contains(&m2.as_str()) => {
                                 self.error(
                                     span,
                                     path,
-                                    format!("a step's output has no `{m2}`"),
-                                    Some(format!("one of {}", list(OUT))),
-                                    suggest(m2, OUT.iter().copied()),
+                                    format!("the output of `{kind}` step `{m}` has no `{m2}`"),
+                                    Some(format!("one of {}", list(outputs))),
+                                    suggest(m2, outputs.iter().copied()),
                                 );
                             }
+                            (Some(m2), Some(m3)) if m2 == "fields" && !reads.contains(m3) => {
+                                self.error(
+                                    span,
+                                    path,
+                                    format!("step `{m}` does not read `{m3}`"),
+                                    Some(if reads.is_empty() {
+                                        "a field listed in the match's `read`".to_owned()
+                                    } else {
+                                        format!(
+                                            "one of {}",
+                                            list(&reads.iter().map(String::as_str).collect::<Vec<_>>())
+                                        )
+                                    }),
+                                    Some(format!("add it to step `{m}`: read = [\"{m3}\"]")),
+                                );
+                            }
+                            _ => {}
                         }
                     }
                     Some(m) if scope.later.contains(m) => {
@@ -427,6 +567,35 @@ impl<'a> Checker<'a> {
                         );
                     }
                     None => {}
+                }
+            }
+            "connection" => {
+                const CONNECTION: &[&str] = &["id", "org_id", "label"];
+                if let Some(m) = &r.member
+                    && !CONNECTION.contains(&m.as_str())
+                {
+                    self.error(
+                        span,
+                        path,
+                        format!("a connection has no `{m}`"),
+                        Some(format!("one of {}", list(CONNECTION))),
+                        suggest(m, CONNECTION.iter().copied()),
+                    );
+                }
+            }
+            "record" => {
+                if let Some(m) = &r.member
+                    && !self.record_fields.contains(m)
+                {
+                    let names: Vec<&str> = self.record_fields.iter().map(String::as_str).collect();
+                    self.error(
+                        span,
+                        path,
+                        format!("the sync does not read `{m}`"),
+                        Some(format!("one of {}", list(&names))),
+                        suggest(m, names.iter().copied())
+                            .or_else(|| Some(format!("add `{m}` to the sync's `fields`"))),
+                    );
                 }
             }
             "event" => {
@@ -486,9 +655,10 @@ impl<'a> Checker<'a> {
                 root: parts.next().unwrap_or("").to_owned(),
                 member: parts.next().map(str::to_owned),
                 member2: parts.next().map(str::to_owned),
+                member3: parts.next().map(str::to_owned),
                 offset: None,
             };
-            let offset = text.get().find(&r.root);
+            let offset = text.get().find(&p).or_else(|| text.get().find(&r.root));
             self.check_ref(text, &r, offset, path, scope, "template");
         }
         Some(t)
@@ -781,6 +951,39 @@ impl<'a> Checker<'a> {
         self.correlated = file.flows.iter().any(|(_, f)| f.get().correlate.is_some());
         let flows = file.flows.iter().filter_map(|(n, f)| self.flow(n, f)).collect();
         let syncs = file.syncs.iter().filter_map(|(n, s)| self.sync(n, s)).collect();
+        // Unused names are worth a warning only in a recipe that otherwise checks: a mistake
+        // elsewhere (a misspelt `settings.x`) would make them look unused.
+        let clean = self.error_count() == 0;
+        for (name, _) in file.settings.iter() {
+            if clean && !self.used_settings.contains(name.get()) {
+                self.report(
+                    Severity::Warning,
+                    name.span(),
+                    &format!("settings.{}", name.get()),
+                    format!("setting `{}` is never read", name.get()),
+                    None,
+                    Some(format!(
+                        "use it as `settings.{}` in an expression or template, or remove it",
+                        name.get()
+                    )),
+                );
+            }
+        }
+        for (name, _) in file.workflows.iter() {
+            if clean && !self.used_workflows.contains(name.get()) {
+                self.report(
+                    Severity::Warning,
+                    name.span(),
+                    &format!("workflows.{}", name.get()),
+                    format!("workflow `{}` switches nothing", name.get()),
+                    None,
+                    Some(format!(
+                        "name it in a flow's or a step's `workflow = \"{}\"`, or remove it",
+                        name.get()
+                    )),
+                );
+            }
+        }
         ir::Recipe {
             name: header.name.get().clone(),
             title: header.title.get().clone(),
@@ -928,6 +1131,7 @@ impl<'a> Checker<'a> {
 
     fn workflow_ref(&mut self, w: &Sp<String>, path: &str) -> Option<String> {
         if self.workflows.contains(w.get()) {
+            self.used_workflows.insert(w.get().clone());
             return Some(w.get().clone());
         }
         let names: Vec<&str> = self.workflows.iter().map(String::as_str).collect();
@@ -1286,6 +1490,11 @@ impl<'a> Checker<'a> {
             external_id: f.external_id.as_ref().is_some_and(|e| *e.get()),
             picklist: *f.kind.get() == FieldKindName::Picklist,
             system: false,
+            custom: Some(*f.kind.get()),
+            standard: None,
+            values: f.values.iter().flatten().map(|v| v.get().clone()).collect(),
+            required: f.required.as_ref().is_some_and(|r| *r.get()),
+            length: f.length.as_ref().map(|l| *l.get()),
         }
     }
 
@@ -1581,6 +1790,7 @@ impl<'a> Checker<'a> {
             );
         }
         let ids: Vec<String> = ff.steps.iter().map(|s| s.get().id.get().clone()).collect();
+        self.step_outputs.clear();
         let mut steps = Vec::new();
         let mut failed = false;
         for (i, s) in ff.steps.iter().enumerate() {
@@ -1610,7 +1820,11 @@ impl<'a> Checker<'a> {
                 event_type,
                 what: "a step",
             };
-            match self.step(&path, s, &scope) {
+            let result = self.step(&path, s, &scope);
+            let sf = s.get();
+            let reads = sf.read.iter().flatten().map(|r| r.get().clone()).collect();
+            self.step_outputs.insert(id.clone(), (step_kind(sf), reads));
+            match result {
                 Some(step) => steps.push(step),
                 None => failed = true,
             }
@@ -1852,8 +2066,29 @@ impl<'a> Checker<'a> {
                         &wf.clear,
                         &format!("{path} › or_create"),
                         scope,
+                        WriteMode::Create,
                     )
                 });
+                if let (Some(w), Some(by_map)) = (&sf.or_create, &sf.by) {
+                    let missing: Vec<&str> = by_map
+                        .iter()
+                        .map(|(f, _)| f.get().as_str())
+                        .filter(|f| w.get().fields.get(f).is_none())
+                        .collect();
+                    if !missing.is_empty() {
+                        self.report(
+                            Severity::Warning,
+                            w.span(),
+                            &format!("{path} › or_create"),
+                            format!(
+                                "`or_create` does not write {}, so this match will not find the record it creates",
+                                list(&missing)
+                            ),
+                            None,
+                            Some("a later event for the same key would create another record; write every `by` field".into()),
+                        );
+                    }
+                }
                 ir::StepKind::Match(ir::MatchStep {
                     objects: objects.iter().map(|o| o.get().clone()).collect(),
                     by,
@@ -1876,6 +2111,7 @@ impl<'a> Checker<'a> {
                     sf.clear.as_deref().unwrap_or(&[]),
                     &path,
                     scope,
+                    WriteMode::Create,
                 )?;
                 ir::StepKind::Create(record)
             }
@@ -1895,6 +2131,7 @@ impl<'a> Checker<'a> {
                     sf.clear.as_deref().unwrap_or(&[]),
                     &path,
                     scope,
+                    WriteMode::Update,
                 )?;
                 ir::StepKind::Update(ir::UpdateStep { id: id?, record })
             }
@@ -1938,6 +2175,7 @@ impl<'a> Checker<'a> {
                     sf.clear.as_deref().unwrap_or(&[]),
                     &path,
                     scope,
+                    WriteMode::Upsert,
                 )?;
                 if let Some(x) = &external_id
                     && let Some((k, _)) = sf.fields.as_ref().and_then(|m| m.get(x))
@@ -2083,19 +2321,36 @@ impl<'a> Checker<'a> {
         clear: &[Sp<String>],
         path: &str,
         scope: &SlotScope<'_>,
+        mode: WriteMode,
     ) -> Option<ir::WriteStep> {
         let known = self.object(object, path);
         let before = self.error_count();
         let mut out = Vec::new();
         for (name, value) in fields.iter() {
             let fp = format!("{path} › fields.{}", name.get());
-            if known {
-                self.field(object.get(), name, &fp, true);
-            }
+            let facts = if known {
+                self.field(object.get(), name, &fp, true)
+            } else {
+                None
+            };
             let v = match value.get() {
                 FieldValueFile::Expr(text) => {
                     let sp = Sp::new(value.span(), text.clone());
-                    self.expr(&sp, &fp, scope).map(ir::FieldValue::Expr)
+                    let e = self.expr(&sp, &fp, scope);
+                    if let (Some(e), Some(f)) = (&e, &facts)
+                        && !name.get().contains('.')
+                        && let Some(lit) = e.literal()
+                        && let Some((problem, expected)) = literal_misfit(f, &lit)
+                    {
+                        self.error(
+                            value.span(),
+                            &fp,
+                            format!("{lit} does not fit {}.{}: {problem}", object.get(), name.get()),
+                            Some(expected),
+                            None,
+                        );
+                    }
+                    e.map(ir::FieldValue::Expr)
                 }
                 FieldValueFile::Template(t) => self
                     .template(&t.template, &fp, scope)
@@ -2119,6 +2374,9 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        if known && mode != WriteMode::Update {
+            self.required_fields(object, fields, path, mode);
+        }
         if self.error_count() > before {
             return None;
         }
@@ -2127,6 +2385,69 @@ impl<'a> Checker<'a> {
             fields: out,
             clear: clear.iter().map(|c| c.get().clone()).collect(),
         })
+    }
+
+    /// A record created without a field Salesforce requires is refused
+    /// (`REQUIRED_FIELD_MISSING`): an error for `create`, a warning for `upsert` (which only
+    /// creates when the key is new).
+    fn required_fields(
+        &mut self,
+        object: &Sp<String>,
+        fields: &Map<FieldValueFile>,
+        path: &str,
+        mode: WriteMode,
+    ) {
+        let mut required: Vec<String> = standard::required(object.get())
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        if let Some(own) = self.schema.custom.get(object.get()) {
+            required.push("Name".to_owned());
+            required.extend(own.iter().filter(|(_, f)| f.required).map(|(k, _)| k.clone()));
+        }
+        if let Some(extra) = self.schema.extra.get(object.get()) {
+            required.extend(extra.iter().filter(|(_, f)| f.required).map(|(k, _)| k.clone()));
+        }
+        let written: Vec<String> = fields
+            .iter()
+            .map(|(k, _)| match k.get().split_once('.') {
+                Some((rel, _)) => rel
+                    .strip_suffix("__r")
+                    .map_or_else(|| format!("{rel}Id"), |s| format!("{s}__c")),
+                None => k.get().clone(),
+            })
+            .collect();
+        let missing: Vec<&str> = required
+            .iter()
+            .filter(|r| !written.contains(r))
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let severity = if mode == WriteMode::Create {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        self.report(
+            severity,
+            object.span(),
+            path,
+            format!(
+                "{} requires {} on a new record, and this {} does not write {}",
+                object.get(),
+                list(&missing),
+                if mode == WriteMode::Create {
+                    "create"
+                } else {
+                    "upsert"
+                },
+                if missing.len() == 1 { "it" } else { "them" }
+            ),
+            None,
+            Some(format!("add {} to `fields`", list(&missing))),
+        );
     }
 
     fn sync(&mut self, name: &Sp<String>, s: &Sp<SyncFile>) -> Option<ir::Sync> {
@@ -2157,6 +2478,7 @@ impl<'a> Checker<'a> {
             .workflow
             .as_ref()
             .and_then(|w| self.workflow_ref(w, &format!("{path} › workflow")));
+        self.record_fields = sf.fields.iter().map(|f| f.get().clone()).collect();
         let scope = SlotScope {
             vars: SYNC_VARS,
             earlier: &[],

@@ -113,7 +113,14 @@ It exits 1 when there is an error; warnings alone exit 0. It checks:
   uses, their fields checked;
 - objects and fields against the recipe's own schema and Salesforce's standard objects (the table
   below): written fields must exist and be writable, upserts need an external id,
-  `Parent__r.Key__c` needs a lookup and an external id on the parent;
+  `Parent__r.Key__c` needs a lookup and an external id on the parent, a create must write the
+  fields Salesforce requires (a Lead's `LastName` and `Company`…), a literal value must fit its
+  field (a checkbox takes `true`/`false`, a picklist one of its values, a text its length);
+- step outputs: `steps.x.found` only on a `match`, `steps.x.fields.F` only for a field the match
+  `read`s; a sync's `record.F` only for a field it selects; `connection.id|org_id|label`;
+- mistakes that are legal but probably wrong, as warnings: an `or_create` that does not write the
+  `by` fields (the next event would create another record), a setting never read, a workflow that
+  switches nothing, an `undo` with no flow declaring `correlate`;
 - the test cases beside the recipe: settings, workflows, event types, objects, fields, SOQL,
   event ids.
 
@@ -130,6 +137,11 @@ Two small languages, each in its own kind of slot; neither can loop forever.
 - **minijinja** templates for text: a field value written `{ template = "..." }`, and a Chatter
   step's `body` (always a template). `{{ event.track.title }}`, `{% if event.x is defined %}…{% endif %}`.
   Undefined variables are errors (test optional data with `is defined`), rendering is bounded.
+
+So that no text can exhaust a worker's stack or run without end: an expression is at most 8 KiB,
+its brackets nest at most 24 deep and its syntax tree at most 32 levels (a chain of 40 `+` is too
+deep: split the value over steps or settings); a template is at most 64 KiB with blocks nested at
+most 16 deep, and every render has a fuel budget.
 
 A field value that gives `null` is left out of the write (so an update keeps what is there); list a
 field in `clear` to set it to null. A field written `Parent__r.Key__c` sets the lookup `Parent__c` by

@@ -57,6 +57,8 @@ pub struct VarRef {
     pub member: Option<String>,
     /// The member selected after that, if any.
     pub member2: Option<String>,
+    /// And the one after that (`AccountId` in `steps.person.fields.AccountId`).
+    pub member3: Option<String>,
     /// Byte offset of the root in the expression's text, when known.
     pub offset: Option<usize>,
 }
@@ -106,7 +108,7 @@ impl Expr {
     /// # Errors
     /// The parser's message when `source` is not valid CEL.
     pub fn compile(source: &str, origin: Origin) -> Result<Self, String> {
-        let program = env().compile(source).map_err(|e| e.to_string())?;
+        let program = compile_guarded(source).map_err(|f| f.message)?;
         Ok(Self {
             source: Arc::from(source),
             origin,
@@ -129,17 +131,7 @@ impl Expr {
     /// # Errors
     /// [`ParseFailure`] with the first error's message and byte offset.
     pub fn compile_located(source: &str, origin: Origin) -> Result<Self, ParseFailure> {
-        let program = env().compile(source).map_err(|e| {
-            let first = e.errors.first();
-            ParseFailure {
-                message: first.map_or_else(|| e.to_string(), |f| f.msg.clone()),
-                offset: first.and_then(|f| {
-                    let line = usize::try_from(f.pos.0).ok()?;
-                    let col = usize::try_from(f.pos.1).ok()?;
-                    byte_offset(source, line, col)
-                }),
-            }
-        })?;
+        let program = compile_guarded(source)?;
         Ok(Self {
             source: Arc::from(source),
             origin,
@@ -157,8 +149,24 @@ impl Expr {
                 .and_then(|(start, _)| char_to_byte(&self.source, start as usize))
         });
         let mut seen = std::collections::HashSet::new();
-        out.retain(|r: &VarRef| seen.insert((r.root.clone(), r.member.clone(), r.member2.clone())));
+        out.retain(|r: &VarRef| {
+            seen.insert((
+                r.root.clone(),
+                r.member.clone(),
+                r.member2.clone(),
+                r.member3.clone(),
+            ))
+        });
         out
+    }
+
+    /// The value, when the whole expression is one literal (`'Instruqt'`, `3`, `true`), so that
+    /// `check` can compare it with the field it is written to.
+    pub fn literal(&self) -> Option<Value> {
+        match self.program.expression().expr {
+            cel::common::ast::Expr::Literal(_) => self.eval(&Scope::default()).ok(),
+            _ => None,
+        }
     }
 
     /// The top-level variables it reads (`event`, `settings`, `steps`, …).
@@ -302,6 +310,150 @@ fn cel_to_json(v: &CelValue) -> Result<Value, String> {
     })
 }
 
+/// The longest expression accepted: far above any real recipe's, far below trouble.
+const MAX_LEN: usize = 8 * 1024;
+/// The deepest nesting of brackets accepted in the text.
+pub(crate) const MAX_NESTING: usize = 24;
+/// The deepest syntax tree accepted (`1 + 1 + … + 1` is as deep as it is long): evaluating
+/// recurses once per level, on whatever thread runs it.
+const MAX_DEPTH: usize = 32;
+/// Stack for the parser's thread: the CEL parser recurses deeply per bracket level (about 100 KiB
+/// a level in a debug build), more than a 2 MiB worker thread has. Reserved, not touched.
+const PARSER_STACK: usize = 64 * 1024 * 1024;
+
+/// Compiles `source` within limits that keep the parser and evaluation from exhausting a thread's
+/// stack, whatever the text.
+fn compile_guarded(source: &str) -> Result<Program, ParseFailure> {
+    let refuse = |message: String| ParseFailure {
+        message,
+        offset: None,
+    };
+    if source.len() > MAX_LEN {
+        return Err(refuse(format!(
+            "the expression is {} bytes long; at most {MAX_LEN}",
+            source.len()
+        )));
+    }
+    if let Some((depth, offset)) = bracket_depth(source)
+        && depth > MAX_NESTING
+    {
+        return Err(ParseFailure {
+            message: format!("brackets nest {depth} deep; at most {MAX_NESTING}"),
+            offset: Some(offset),
+        });
+    }
+    let parsed = std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("cel-parse".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, || {
+                env().compile(source).map_err(|e| {
+                    let first = e.errors.first();
+                    ParseFailure {
+                        message: first.map_or_else(|| e.to_string(), |f| f.msg.clone()),
+                        offset: first.and_then(|f| {
+                            let line = usize::try_from(f.pos.0).ok()?;
+                            let col = usize::try_from(f.pos.1).ok()?;
+                            byte_offset(source, line, col)
+                        }),
+                    }
+                })
+            });
+        match handle {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(refuse("the expression parser failed on this text".into()))),
+            Err(e) => Err(refuse(format!("could not start the expression parser: {e}"))),
+        }
+    })?;
+    let depth = tree_depth(parsed.expression());
+    if depth > MAX_DEPTH {
+        return Err(refuse(format!(
+            "the expression is {depth} levels deep; at most {MAX_DEPTH}"
+        )));
+    }
+    Ok(parsed)
+}
+
+/// The deepest bracket nesting outside string literals, and where it is first reached.
+pub(crate) fn bracket_depth(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut max = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > max.0 {
+                    max = (depth, i);
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    (max.0 > 0).then_some(max)
+}
+
+/// The depth of a syntax tree, found without recursion.
+fn tree_depth(root: &cel::common::ast::IdedExpr) -> usize {
+    use cel::common::ast::{EntryExpr, Expr as E};
+    let mut max = 0;
+    let mut stack = vec![(root, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        match &e.expr {
+            E::Call(call) => {
+                stack.extend(call.target.iter().map(|t| (&**t, d + 1)));
+                stack.extend(call.args.iter().map(|a| (a, d + 1)));
+            }
+            E::Comprehension(c) => {
+                for x in [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                    stack.push((x, d + 1));
+                }
+            }
+            E::List(l) => stack.extend(l.elements.iter().map(|x| (x, d + 1))),
+            E::Map(m) => {
+                for entry in &m.entries {
+                    match &entry.expr {
+                        EntryExpr::StructField(f) => stack.push((&f.value, d + 1)),
+                        EntryExpr::MapEntry(me) => {
+                            stack.push((&me.key, d + 1));
+                            stack.push((&me.value, d + 1));
+                        }
+                    }
+                }
+            }
+            E::Struct(st) => {
+                for entry in &st.entries {
+                    match &entry.expr {
+                        EntryExpr::StructField(f) => stack.push((&f.value, d + 1)),
+                        EntryExpr::MapEntry(me) => {
+                            stack.push((&me.key, d + 1));
+                            stack.push((&me.value, d + 1));
+                        }
+                    }
+                }
+            }
+            E::Select(sel) => stack.push((&sel.operand, d + 1)),
+            E::Unspecified | E::Ident(_) | E::Literal(_) => {}
+        }
+    }
+    max
+}
+
 /// Byte offset of 1-based `line`, 0-based character `col` in `text`.
 fn byte_offset(text: &str, line: usize, col: usize) -> Option<usize> {
     let mut start = 0;
@@ -341,6 +493,7 @@ fn walk(
                 root: name.clone(),
                 member: chain.first().map(|s| (*s).to_owned()),
                 member2: chain.get(1).map(|s| (*s).to_owned()),
+                member3: chain.get(2).map(|s| (*s).to_owned()),
                 offset: offset(cur.id),
             });
         }

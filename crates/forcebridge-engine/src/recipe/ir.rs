@@ -408,10 +408,11 @@ pub enum SyncMode {
 pub struct TestCase {
     /// The file's stem.
     pub name: String,
-    /// Settings for the install (defaults fill the rest).
+    /// Settings for the install (defaults fill the rest), with the case's workflow switches
+    /// under `workflows` as the engine's install takes them.
     pub settings: serde_json::Map<String, Value>,
-    /// Workflows switched on (`true`) or off (`false`) for the install; the others keep their
-    /// default.
+    /// Workflows switched on (`true`) or off (`false`) for the install (also in `settings`); the
+    /// others keep their default.
     pub workflows: Vec<(String, bool)>,
     /// Records to create in the org before the events (e.g. an existing Contact).
     pub given: Vec<(String, serde_json::Map<String, Value>)>,

@@ -210,6 +210,17 @@ const OBJECTS: &[ObjectRow] = &[
     ("FeedItem", FEED_ITEM, false, None),
 ];
 
+/// Fields Salesforce requires on a new record of `object` (the ones recipes meet).
+pub fn required(object: &str) -> &'static [&'static str] {
+    match object {
+        "Lead" => &["LastName", "Company"],
+        "Contact" => &["LastName"],
+        "Account" => &["Name"],
+        "Opportunity" => &["Name", "StageName", "CloseDate"],
+        _ => &[],
+    }
+}
+
 /// Whether `object` is a standard object this table knows.
 pub fn is_standard(object: &str) -> bool {
     OBJECTS.iter().any(|(name, ..)| *name == object)

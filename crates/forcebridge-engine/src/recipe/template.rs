@@ -88,6 +88,98 @@ fn environment() -> Environment<'static> {
     env
 }
 
+/// The longest template accepted.
+const MAX_LEN: usize = 64 * 1024;
+/// The deepest nesting of blocks (`{% if %}`, `{% for %}`…) accepted; brackets inside tags are
+/// limited as in expressions.
+const MAX_BLOCKS: usize = 16;
+/// Stack for the parser's thread (see the expression parser's).
+const PARSER_STACK: usize = 64 * 1024 * 1024;
+
+/// A template that does not parse: the message and, when known, the byte range in the source.
+type ParseFailure = (String, Option<std::ops::Range<usize>>);
+
+/// Parses `source` into an environment holding it, within limits that keep parsing and rendering
+/// from exhausting a thread's stack, whatever the text.
+fn parse_guarded(source: &str) -> Result<Environment<'static>, ParseFailure> {
+    if source.len() > MAX_LEN {
+        return Err((
+            format!("the template is {} bytes long; at most {MAX_LEN}", source.len()),
+            None,
+        ));
+    }
+    if let Some((depth, at)) = super::expr::bracket_depth(source)
+        && depth > super::expr::MAX_NESTING
+    {
+        return Err((
+            format!("brackets nest {depth} deep; at most {}", super::expr::MAX_NESTING),
+            Some(at..at + 1),
+        ));
+    }
+    if let Some((depth, at)) = block_depth(source)
+        && depth > MAX_BLOCKS
+    {
+        return Err((
+            format!("blocks nest {depth} deep; at most {MAX_BLOCKS}"),
+            Some(at..at + 2),
+        ));
+    }
+    let owned = source.to_owned();
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("template-parse".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, move || {
+                let mut env = environment();
+                env.add_template_owned(NAME, owned).map_err(|e| {
+                    let message = e.detail().map_or_else(|| e.kind().to_string(), str::to_owned);
+                    (message, e.range())
+                })?;
+                Ok(env)
+            });
+        match handle {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(("the template parser failed on this text".to_owned(), None))),
+            Err(e) => Err((format!("could not start the template parser: {e}"), None)),
+        }
+    })
+}
+
+/// The deepest nesting of `{% if/for/with/macro/call/filter/autoescape %}` blocks, and where it is
+/// first reached.
+fn block_depth(source: &str) -> Option<(usize, usize)> {
+    const OPENERS: &[&str] = &[
+        "if",
+        "for",
+        "with",
+        "macro",
+        "call",
+        "filter",
+        "autoescape",
+        "block",
+    ];
+    let mut depth = 0usize;
+    let mut max = (0usize, 0usize);
+    let mut rest = source;
+    let mut base = 0;
+    while let Some(i) = rest.find("{%") {
+        let tag = rest[i + 2..].trim_start_matches(['-', '+', ' ', '\t', '\n', '\r']);
+        let word: String = tag.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+        if OPENERS.contains(&word.as_str()) {
+            depth += 1;
+            if depth > max.0 {
+                max = (depth, base + i);
+            }
+        } else if word.starts_with("end") {
+            depth = depth.saturating_sub(1);
+        }
+        base += i + 2;
+        rest = &rest[i + 2..];
+    }
+    (max.0 > 0).then_some(max)
+}
+
 /// Fuel per render: enough for any Chatter post, far too little for a runaway loop.
 const FUEL: u64 = 50_000;
 const NAME: &str = "t";
@@ -116,9 +208,7 @@ impl Template {
     /// # Errors
     /// minijinja's message when the template does not parse.
     pub fn compile(source: &str, origin: Origin) -> Result<Self, String> {
-        let mut env = environment();
-        env.add_template_owned(NAME, source.to_owned())
-            .map_err(|e| e.to_string())?;
+        let env = parse_guarded(source).map_err(|(m, _)| m)?;
         Ok(Self {
             source: Arc::from(source),
             origin,
@@ -144,11 +234,7 @@ impl Template {
         source: &str,
         origin: Origin,
     ) -> Result<Self, (String, Option<std::ops::Range<usize>>)> {
-        let mut env = environment();
-        env.add_template_owned(NAME, source.to_owned()).map_err(|e| {
-            let message = e.detail().map_or_else(|| e.kind().to_string(), str::to_owned);
-            (message, e.range())
-        })?;
+        let env = parse_guarded(source)?;
         Ok(Self {
             source: Arc::from(source),
             origin,

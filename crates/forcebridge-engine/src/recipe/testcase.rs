@@ -78,7 +78,10 @@ pub struct ExpectFile {
     #[serde(default)]
     pub outcomes: Map<String>,
     /// Event id → the journal's operations for it, in order, each `"<operation> <Object>"`
-    /// (`"create Lead"`, `"upsert Instruqt_Play__c"`, `"chatter FeedItem"`, `"delete Case"`).
+    /// with the journal's operation names (`"create Lead"`, `"upsert Instruqt_Play__c"`,
+    /// `"update Case"`, `"delete Case"`, `"chatter FeedItem"`, `"undo_delete Case"`,
+    /// `"undo_update Case"`). Several updates of one record in a batch are one write, journaled
+    /// for the first event.
     #[serde(default)]
     pub journal: Map<Vec<String>>,
     /// At most this many Salesforce API calls for all the events (provisioning excluded).
@@ -104,6 +107,21 @@ pub struct ExpectRecordsFile {
 }
 
 const OUTCOMES: &[&str] = &["done", "skipped", "dead", "filtered"];
+
+/// The install's settings as the engine takes them: the case's settings, and its workflow
+/// switches under `workflows` (`{ "workflows": { "chatter_on_start": false } }`).
+fn settings_with_workflows(t: &TestFile) -> serde_json::Map<String, Value> {
+    let mut settings = json_map(&t.settings);
+    if !t.workflows.is_empty() {
+        let switches: serde_json::Map<String, Value> = t
+            .workflows
+            .iter()
+            .map(|(k, v)| (k.get().clone(), Value::Bool(*v.get())))
+            .collect();
+        settings.insert("workflows".into(), Value::Object(switches));
+    }
+    settings
+}
 
 fn json_map(m: &Map<Value>) -> serde_json::Map<String, Value> {
     m.iter()
@@ -260,7 +278,7 @@ pub(super) fn compile(c: &mut Checker<'_>, name: &str, t: &TestFile, recipe: &ir
     }
     ir::TestCase {
         name: name.to_owned(),
-        settings: json_map(&t.settings),
+        settings: settings_with_workflows(t),
         workflows: t
             .workflows
             .iter()
