@@ -160,6 +160,8 @@ proptest! {
                 if let Some(after_ms) = kills.next() {
                     let engine = rough.engine.clone();
                     let task = tokio::spawn(async move { engine.run_until_idle().await });
+                    // The kill point is wall time on purpose: the worker runs for real until then.
+                    #[allow(clippy::disallowed_methods)]
                     tokio::time::sleep(Duration::from_millis(after_ms)).await;
                     task.abort();
                     let _ = task.await;

@@ -266,8 +266,13 @@ impl Engine {
         }
         if let Err(e) = client.apply_schema(&recipe.schema, ApplyOptions::default()).await {
             let data = json!({ "install_id": inst.id, "recipe": inst.recipe, "error": e.to_string() });
-            self.notify(tenant, crate::control::notify::NotificationKind::InstallFailed, Some(&inst.connection_id), data)
-                .await?;
+            self.notify(
+                tenant,
+                crate::control::notify::NotificationKind::InstallFailed,
+                Some(&inst.connection_id),
+                data,
+            )
+            .await?;
             return Err(e.into());
         }
         client.invalidate_all_describes();
@@ -293,8 +298,13 @@ impl Engine {
             )
             .await?;
         let data = json!({ "install_id": inst.id, "recipe": inst.recipe, "changes": plan.changes, "access": access });
-        self.notify(tenant, crate::control::notify::NotificationKind::InstallProvisioned, Some(&inst.connection_id), data)
-            .await?;
+        self.notify(
+            tenant,
+            crate::control::notify::NotificationKind::InstallProvisioned,
+            Some(&inst.connection_id),
+            data,
+        )
+        .await?;
         self.kick(tenant, &inst.connection_id, None).await?;
         Ok(ApplyReport {
             install: inst,

@@ -409,7 +409,13 @@ impl Engine {
             let dead: Vec<(i64, EventId, Value)> = updates
                 .iter()
                 .filter(|u| u.state == DeliveryState::Dead)
-                .map(|u| (u.id, event_of.get(&u.id).cloned().unwrap_or_default(), u.outcome.clone().unwrap_or(Value::Null)))
+                .map(|u| {
+                    (
+                        u.id,
+                        event_of.get(&u.id).cloned().unwrap_or_default(),
+                        u.outcome.clone().unwrap_or(Value::Null),
+                    )
+                })
                 .collect();
             self.notify_dead(&conn, &dead).await;
             let snap = client.budget().snapshot();
@@ -440,7 +446,8 @@ impl Engine {
     async fn pause_connection(&self, conn: &forcebridge_store::Connection, reason: &str) -> Result<()> {
         self.clients().forget(&conn.tenant_id, &conn.id);
         // Marks it `token_expired` and tells the product (`connection.token_expired`).
-        self.set_status(conn, ConnectionStatus::TokenExpired, Some(reason), "system").await
+        self.set_status(conn, ConnectionStatus::TokenExpired, Some(reason), "system")
+            .await
     }
 
     /// Tells the product about deliveries that were dead-lettered (`event.failed`).
@@ -448,7 +455,12 @@ impl Engine {
         for (delivery, event, outcome) in dead {
             let data = json!({ "delivery_id": delivery, "event_id": event, "connection_id": conn.id, "outcome": outcome });
             if let Err(e) = self
-                .notify(&conn.tenant_id, crate::control::notify::NotificationKind::EventFailed, Some(&conn.id), data)
+                .notify(
+                    &conn.tenant_id,
+                    crate::control::notify::NotificationKind::EventFailed,
+                    Some(&conn.id),
+                    data,
+                )
                 .await
             {
                 tracing::warn!(error = %e, delivery, "recording the event.failed notification failed");

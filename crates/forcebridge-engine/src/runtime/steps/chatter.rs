@@ -118,16 +118,26 @@ pub async fn run(ctx: &mut Ctx<'_>, step: &str, c: &ChatterStep, items: &mut [It
         .map(|(jid, id)| (jid, Some(id), "done"))
         .collect();
     // One feed-elements batch call carries up to 500 posts.
-    let posts: Vec<FeedPost> =
-        to_post.iter().map(|(_, on, text)| FeedPost { subject: on.clone(), text: text.clone() }).collect();
+    let posts: Vec<FeedPost> = to_post
+        .iter()
+        .map(|(_, on, text)| FeedPost {
+            subject: on.clone(),
+            text: text.clone(),
+        })
+        .collect();
     if !posts.is_empty() {
-        ctx.count(API, u64::try_from(posts.len().div_ceil(MAX_FEED_ITEMS_PER_CALL)).unwrap_or(u64::MAX));
+        ctx.count(
+            API,
+            u64::try_from(posts.len().div_ceil(MAX_FEED_ITEMS_PER_CALL)).unwrap_or(u64::MAX),
+        );
     }
     let outcomes = ctx.client.post_feed_items(&posts).await;
     for (((i, _, _), jid), out) in to_post.into_iter().zip(intent_ids).zip(outcomes) {
         match out {
             FeedPostOutcome::Posted(fe) => {
-                items[i].scope.set_step(step, json!({ "id": fe.id, "posted": true }));
+                items[i]
+                    .scope
+                    .set_step(step, json!({ "id": fe.id, "posted": true }));
                 settles.push((jid, Some(fe.id), "done"));
             }
             FeedPostOutcome::Failed { errors, .. } => {
