@@ -20,7 +20,8 @@ use crate::recipe::ir::Recipe;
 pub struct EngineConfig {
     /// HTTP settings for every Salesforce client (extra CA for the emulator, loopback http).
     pub http: HttpConfig,
-    /// Most deliveries a drain applies in one Collections-sized batch.
+    /// Most deliveries a drain takes in one batch (each step then calls Salesforce once per 200
+    /// records, or per 200 values of a query's IN list).
     pub batch_size: usize,
     /// At or above this many records for one step in a batch, the step goes through Bulk API 2.0.
     pub bulk_threshold: usize,
@@ -45,7 +46,9 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             http: HttpConfig::default(),
-            batch_size: 200,
+            // Several flows share a batch; a thousand deliveries give each flow of a busy recipe a few
+            // hundred events, so its steps fill whole Collections and query calls.
+            batch_size: 1_000,
             bulk_threshold: 2_000,
             bulk_batch_size: 10_000,
             budget_threshold_pct: 90,
