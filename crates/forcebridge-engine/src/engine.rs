@@ -25,8 +25,11 @@ pub struct EngineConfig {
     pub batch_size: usize,
     /// At or above this many records for one step in a batch, the step goes through Bulk API 2.0.
     pub bulk_threshold: usize,
-    /// Most deliveries one drain leases at once when it can use Bulk API 2.0.
+    /// Most deliveries one drain takes at once when its connection has a backlog (the batch before
+    /// was full), so that large steps go through Bulk API 2.0.
     pub bulk_batch_size: usize,
+    /// How often a Bulk API 2.0 job's state is polled.
+    pub bulk_poll_interval: Duration,
     /// Percentage of the org's daily API requests at which work is deferred instead of sent.
     pub budget_threshold_pct: u8,
     /// Attempts of a delivery before it is dead-lettered.
@@ -50,7 +53,8 @@ impl Default for EngineConfig {
             // hundred events, so its steps fill whole Collections and query calls.
             batch_size: 1_000,
             bulk_threshold: 2_000,
-            bulk_batch_size: 10_000,
+            bulk_batch_size: 50_000,
+            bulk_poll_interval: Duration::from_secs(2),
             budget_threshold_pct: 90,
             max_attempts: 8,
             retry_base: Duration::from_secs(5),

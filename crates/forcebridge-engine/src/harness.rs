@@ -117,6 +117,7 @@ pub async fn fresh_engine(
         http: org.http.clone(),
         login_hosts: LoginHosts::single(&url, UrlPolicy::AllowLoopbackHttp),
         retry: forcebridge_salesforce::RetryPolicy::fast(),
+        bulk_poll_interval: std::time::Duration::from_millis(50),
         ..EngineConfig::default()
     };
     let recipes = Recipes::new([Recipe::clone(&recipe)]);

@@ -124,3 +124,41 @@ async fn spaceiq_end_to_end() {
         .unwrap();
     assert!(dead.is_empty(), "{dead:?}");
 }
+
+#[tokio::test]
+async fn a_backlog_goes_through_bulk_api_with_lookups_by_external_id() {
+    let app = TestApp::start("spaceiq").await;
+    app.install("spaceiq", json!({})).await;
+    let events: Vec<(String, Value)> = (0..3_000)
+        .map(|i| (format!("b{i}"), mv(i, "PB", "now")))
+        .collect();
+    app.send(
+        events
+            .iter()
+            .map(|(k, d)| (k.as_str(), "move.executed", d.clone()))
+            .collect(),
+    )
+    .await;
+    let before = app.api_used().await;
+    let report = app.drain().await;
+    let calls = app.api_used().await - before;
+    assert_eq!(report.by_state.get("done"), Some(&3_000), "{report:?}");
+    // The first batch of 1,000 through Collections (5 calls), the backlog of 2,000 as one Bulk job.
+    assert!(report.api_calls.contains_key("bulk"), "{report:?}");
+    assert!(calls <= 16, "3,000 moves cost {calls} calls: {report:?}");
+    assert_eq!(app.query("SELECT Id FROM Case").await.len(), 3_000);
+    let journal = app
+        .engine
+        .journal_for_event(&app.tenant, &app_event(&app, "b2999").await)
+        .await
+        .unwrap();
+    assert_eq!(journal[0].api.as_deref(), Some("bulk"), "{journal:?}");
+    assert_eq!(journal[0].detail["created"], true);
+}
+
+async fn app_event(app: &TestApp, key: &str) -> forcebridge_store::EventId {
+    // Sending an accepted key again returns the original event id and changes nothing.
+    let again = app.send(vec![(key, "move.executed", json!({}))]).await;
+    assert!(!again[0].is_new);
+    again[0].event_id.clone()
+}

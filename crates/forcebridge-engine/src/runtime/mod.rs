@@ -385,14 +385,21 @@ impl Engine {
             .into_iter()
             .map(|i| (i.id.clone(), i))
             .collect();
+        let mut limit = self.config().batch_size;
         for _ in 0..BATCHES_PER_JOB {
             let due = store
                 .due_deliveries(
                     connection,
                     self.clock().now(),
-                    u32::try_from(self.config().batch_size).unwrap_or(200),
+                    u32::try_from(limit).unwrap_or(u32::MAX),
                 )
                 .await?;
+            // A full batch means a backlog: take bigger ones, whose large steps go through Bulk.
+            limit = if due.len() >= limit {
+                self.config().bulk_batch_size.max(limit)
+            } else {
+                self.config().batch_size
+            };
             if due.is_empty() {
                 break;
             }
