@@ -215,3 +215,54 @@ async fn a_rejected_record_is_dead_with_salesforce_error_and_a_remedy_and_replay
     let again = app.engine.delivery(&app.tenant, dead[0].id).await.unwrap();
     assert_eq!(again.state, DeliveryState::Dead);
 }
+
+#[tokio::test]
+async fn records_refused_for_a_setting_are_retried_after_the_setting_changes() {
+    let app = TestApp::start("instruqt").await;
+    let install = app
+        .install("instruqt", json!({ "new_lead_status": "Working - Contacted" }))
+        .await;
+    // The admin deactivates the chosen status in Salesforce: new Leads are refused.
+    let (status, body) = app
+        .control(Method::POST, "/__emulator/faults", json!({ "count": 1, "status": 400, "errorCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "message": "Status: bad value for restricted picklist field: Working - Contacted", "path_prefix": "/services/data/v62.0/composite/sobjects", "method": "POST" }))
+        .await;
+    assert!(status < 300, "{body}");
+    send_forms(&app, 0..3).await;
+    app.drain().await;
+    let dead = app
+        .engine
+        .deliveries(
+            &app.tenant,
+            &DeliveryFilter {
+                state: Some(DeliveryState::Dead),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 3, "{dead:?}");
+    assert!(
+        dead[0].outcome.as_ref().unwrap()["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("picklist")
+    );
+    // The admin picks another status: the refused records go through, nothing is lost.
+    app.engine
+        .set_settings(
+            &app.tenant,
+            &install,
+            json!({ "new_lead_status": "Open - Not Contacted" }),
+            "admin",
+        )
+        .await
+        .unwrap();
+    app.drain().await;
+    assert_eq!(leads(&app).await, 3);
+    assert_eq!(pending(&app).await, 0);
+    let statuses = app.query("SELECT Status FROM Lead").await;
+    assert!(
+        statuses.iter().all(|l| l["Status"] == "Open - Not Contacted"),
+        "{statuses:?}"
+    );
+}

@@ -474,6 +474,19 @@ macro_rules! define_runtime_ops {
                 get_delivery(c, tenant, id).await
             }
 
+            pub(crate) async fn requeue_dead(c: &mut Conn, now: i64, tenant: &TenantId, install: &InstallId) -> Result<u64> {
+                let done = sqlx::query(
+                    "UPDATE deliveries SET state = 'pending', attempts = 0, not_before = $1, updated_at = $1 \
+                     WHERE tenant_id = $2 AND install_id = $3 AND state = 'dead'",
+                )
+                .bind(now)
+                .bind(tenant.as_str())
+                .bind(install.as_str())
+                .execute(&mut *c)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
             pub(crate) async fn journal_write(c: &mut Conn, now: i64, j: &JournalRow) -> Result<i64> {
                 let row = sqlx::query(
                     "INSERT INTO journal (tenant_id, event_id, connection_id, delivery_id, step, operation, sobject, \

@@ -69,6 +69,18 @@ impl Store {
         })
     }
 
+    /// Puts every dead delivery of an install back to pending with its attempts reset (after the
+    /// cause was fixed: the schema re-provisioned, the settings changed); returns how many.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn requeue_dead(&self, tenant: &TenantId, install: &InstallId) -> Result<u64> {
+        in_tx!(self, m, c, ctx => {
+            let now = to_millis(ctx.clock.now());
+            m::runtime::requeue_dead(c, now, tenant, install).await
+        })
+    }
+
     /// Journal rows of a tenant's event, in order.
     ///
     /// # Errors

@@ -188,7 +188,8 @@ impl Engine {
         Ok(inst)
     }
 
-    /// Changes an install's settings (workflows included), validated as on install.
+    /// Changes an install's settings (workflows included), validated as on install; the install's
+    /// dead deliveries are tried again with the new settings.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming the setting.
@@ -206,7 +207,7 @@ impl Engine {
             .get(self.store(), &self.config().login_hosts, &conn)
             .await?;
         let settings = settings::validate(&recipe, &settings, Some(&client)).await?;
-        Ok(self
+        let updated = self
             .store()
             .install_recipe(
                 tenant,
@@ -216,7 +217,12 @@ impl Engine {
                 inst.enabled,
                 actor,
             )
-            .await?)
+            .await?;
+        // A setting may have been the cause of refused records (a picklist value): try them again.
+        if self.store().requeue_dead(tenant, &inst.id).await? > 0 {
+            self.kick(tenant, &inst.connection_id, None).await?;
+        }
+        Ok(updated)
     }
 
     /// The provisioning plan: what must change in the org for the install's schema.
@@ -305,6 +311,8 @@ impl Engine {
             data,
         )
         .await?;
+        // Records Salesforce refused for a cause provisioning may have fixed are tried again.
+        self.store().requeue_dead(tenant, &inst.id).await?;
         self.kick(tenant, &inst.connection_id, None).await?;
         Ok(ApplyReport {
             install: inst,

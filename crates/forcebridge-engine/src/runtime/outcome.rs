@@ -32,6 +32,18 @@ pub enum Fate {
 
 /// The fate of a delivery whose whole call failed.
 pub fn for_call_error(e: &SfError, api: &str) -> Fate {
+    // Salesforce's own error code, when the call was answered with one, decides and is kept.
+    let answered = match e {
+        SfError::Api { errors, .. } => Some(errors),
+        SfError::RetriesExhausted { last, .. } => match last.as_ref() {
+            SfError::Api { errors, .. } => Some(errors),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(errors) = answered.filter(|e| !e.is_empty()) {
+        return for_record_errors(errors, api);
+    }
     let detail = json!({ "error": e.to_string(), "kind": format!("{:?}", e.kind()), "api": api });
     fate(e.kind(), None, detail)
 }
