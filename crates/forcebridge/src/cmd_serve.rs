@@ -82,7 +82,7 @@ struct OAuthFile {
 struct LimitsFile {
     max_body_bytes: Option<usize>,
     max_batch: Option<usize>,
-    rate_per_second: Option<u32>,
+    rate_per_second: Option<f64>,
     rate_burst: Option<u32>,
 }
 
