@@ -36,6 +36,9 @@ pub struct EngineConfig {
     pub node_name: String,
     /// Where production and sandbox connections sign in.
     pub login_hosts: crate::control::clients::LoginHosts,
+    /// How each Salesforce client retries a transient failure before the engine's own retry
+    /// (with backoff, per delivery) takes over.
+    pub retry: forcebridge_salesforce::RetryPolicy,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +53,7 @@ impl Default for EngineConfig {
             retry_base: Duration::from_secs(5),
             node_name: "forcebridge".into(),
             login_hosts: crate::control::clients::LoginHosts::default(),
+            retry: forcebridge_salesforce::RetryPolicy::default(),
         }
     }
 }
@@ -101,7 +105,7 @@ impl Engine {
     /// An engine over `store` with these recipes. The store must have been opened with the same
     /// clock (`clock.store_clock()`) and a vault.
     pub fn new(store: Store, clock: Clock, recipes: Recipes, config: EngineConfig) -> Self {
-        let clients = crate::control::clients::ClientPool::new(config.http.clone());
+        let clients = crate::control::clients::ClientPool::new(config.http.clone(), config.retry.clone());
         Self {
             inner: Arc::new(Inner {
                 store,

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod control;
 pub mod engine;
 pub mod error;
+pub mod harness;
 pub mod install;
 pub mod recipe;
 pub mod runtime;

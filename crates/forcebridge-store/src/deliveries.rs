@@ -178,7 +178,7 @@ pub struct JournalRow {
     pub delivery_id: Option<i64>,
     /// The step id in the flow.
     pub step: Option<String>,
-    /// `create`, `update`, `upsert`, `delete`, `chatter_post`, `undo_delete`, `undo_update`.
+    /// `create`, `update`, `upsert`, `delete`, `chatter`, `undo_delete`, `undo_update`.
     pub operation: String,
     /// The sObject.
     pub sobject: String,

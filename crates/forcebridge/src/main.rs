@@ -3,6 +3,8 @@
 
 mod cmd_emulator;
 mod cmd_serve;
+mod cmd_recipe;
+mod cmd_recipe_run;
 mod cmd_store;
 
 use std::process::ExitCode;
@@ -28,6 +30,8 @@ enum Command {
     Vault(cmd_store::VaultArgs),
     /// Run the HTTP API (tenants, connections, events, webhooks) and the engine's workers.
     Serve(Box<cmd_serve::Args>),
+    /// Recipe author's tools: check, plan, dry-run and test recipes.
+    Recipe(cmd_recipe::Args),
 }
 
 /// Errors end the process with status 1 and one line on stderr — the error and its causes, outer
@@ -82,6 +86,7 @@ fn run() -> Result<()> {
             Command::Migrate(args) => cmd_store::migrate(args).await,
             Command::Vault(args) => cmd_store::vault(args).await,
             Command::Serve(args) => cmd_serve::run(*args).await,
+            Command::Recipe(args) => cmd_recipe::run(args).await,
         }
     })
 }

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use forcebridge_salesforce::auth::TokenSet;
 use forcebridge_salesforce::{
-    AuthConfig, Client, Credentials as SfCredentials, HttpConfig, InstanceUrl, LoginHost, TokenStore,
-    UrlPolicy,
+    AuthConfig, Client, Credentials as SfCredentials, HttpConfig, InstanceUrl, LoginHost, RetryPolicy,
+    TokenStore, UrlPolicy,
 };
 use forcebridge_store::{AuthMethod, Connection, ConnectionId, Environment, Store, TenantId};
 use futures::future::BoxFuture;
@@ -74,14 +74,16 @@ impl LoginHosts {
 #[derive(Debug)]
 pub struct ClientPool {
     http: HttpConfig,
+    retry: RetryPolicy,
     clients: Mutex<HashMap<(TenantId, ConnectionId), Arc<Client>>>,
 }
 
 impl ClientPool {
-    /// An empty pool whose clients use `http`.
-    pub fn new(http: HttpConfig) -> Self {
+    /// An empty pool whose clients use `http` and retry transient failures with `retry`.
+    pub fn new(http: HttpConfig, retry: RetryPolicy) -> Self {
         Self {
             http,
+            retry,
             clients: Mutex::new(HashMap::new()),
         }
     }
@@ -105,7 +107,11 @@ impl ClientPool {
             connection: conn.id.clone(),
         });
         let auth = AuthConfig::new(login, sf).with_store(token_store);
-        let mut builder = Client::builder(auth).http(self.http.clone());
+        // The budget is the engine's (shared by every node through the store), not one client's.
+        let mut builder = Client::builder(auth)
+            .http(self.http.clone())
+            .retry(self.retry.clone())
+            .enforce_budget(false);
         if let (Some(at), Some(url)) = (&creds.access_token, &creds.instance_url)
             && let Ok(instance_url) = InstanceUrl::parse_with(url, hosts.url_policy)
         {

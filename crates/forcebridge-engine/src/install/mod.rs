@@ -3,3 +3,333 @@
 //! the permission set assigned to the integration user, the access doctor run afterwards.
 //!
 //! Invariant: nothing is written to an org before the tenant consented to the exact plan shown.
+
+pub mod settings;
+
+use forcebridge_salesforce::doctor::{AccessReport, FieldNeed, ObjectNeed, Operation, Requirements};
+use forcebridge_salesforce::metadata::{ApplyOptions, Change, Plan};
+use forcebridge_store::{ConnectionId, InstallId, RecipeInstall, TenantId};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::recipe::ir::{Recipe, StepKind, WriteStep};
+
+/// The provisioning plan of an install, as shown to the admin before consent.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanView {
+    /// The install.
+    pub install_id: InstallId,
+    /// The changes, in the order they will be made (empty: nothing to do).
+    pub changes: Vec<Change>,
+    /// Whether any change may lose data (never applied by forcebridge).
+    pub destructive: bool,
+    /// The plan's fingerprint: consent names it, so what is applied is exactly what was shown.
+    pub hash: String,
+}
+
+/// What applying an install did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    /// The install, now enabled.
+    pub install: RecipeInstall,
+    /// The changes made.
+    pub applied: Vec<Change>,
+    /// What the access doctor still finds missing (empty when the integration has everything).
+    pub access: AccessReport,
+}
+
+fn plan_hash(plan: &Plan) -> String {
+    let text = serde_json::to_string(&plan.changes).unwrap_or_default();
+    hex::encode(Sha256::digest(text.as_bytes()))[..16].to_owned()
+}
+
+/// What the recipe's flows need in the org: objects with their operations, fields read or written.
+pub fn requirements(recipe: &Recipe) -> Requirements {
+    let mut objects: Vec<ObjectNeed> = Vec::new();
+    fn need<'a>(objects: &'a mut Vec<ObjectNeed>, name: &str) -> &'a mut ObjectNeed {
+        if let Some(i) = objects.iter().position(|o| o.name == name) {
+            return &mut objects[i];
+        }
+        objects.push(ObjectNeed {
+            name: name.to_owned(),
+            operations: Vec::new(),
+            fields: Vec::new(),
+        });
+        let last = objects.len() - 1;
+        &mut objects[last]
+    }
+    fn op(o: &mut ObjectNeed, op: Operation) {
+        if !o.operations.contains(&op) {
+            o.operations.push(op);
+        }
+    }
+    fn field(o: &mut ObjectNeed, f: FieldNeed) {
+        if !o.fields.iter().any(|x| x.name == f.name) {
+            o.fields.push(f);
+        }
+    }
+    fn write_fields(o: &mut ObjectNeed, w: &WriteStep) {
+        for (name, _) in &w.fields {
+            // `Parent__r.Key__c` writes the lookup `Parent__c`.
+            let f = match name.split_once('.') {
+                Some((rel, _)) => rel
+                    .strip_suffix("__r")
+                    .map(|r| format!("{r}__c"))
+                    .unwrap_or_else(|| format!("{rel}Id")),
+                None => name.clone(),
+            };
+            field(o, FieldNeed::edit(&f));
+        }
+    }
+    for flow in &recipe.flows {
+        for step in &flow.steps {
+            match &step.kind {
+                StepKind::Match(m) => {
+                    for obj in &m.objects {
+                        let o = need(&mut objects, obj);
+                        op(o, Operation::Read);
+                        for (f, _) in &m.by {
+                            field(o, FieldNeed::read(f));
+                        }
+                        for f in &m.read {
+                            field(o, FieldNeed::read(f));
+                        }
+                    }
+                    if let Some(c) = &m.or_create {
+                        let o = need(&mut objects, &c.object);
+                        op(o, Operation::Create);
+                        write_fields(o, c);
+                    }
+                }
+                StepKind::Create(w) => {
+                    let o = need(&mut objects, &w.object);
+                    op(o, Operation::Create);
+                    write_fields(o, w);
+                }
+                StepKind::Update(u) => {
+                    let o = need(&mut objects, &u.record.object);
+                    op(o, Operation::Update);
+                    write_fields(o, &u.record);
+                }
+                StepKind::Upsert(u) => {
+                    let o = need(&mut objects, &u.record.object);
+                    op(o, Operation::Create);
+                    op(o, Operation::Update);
+                    field(o, FieldNeed::external_id(&u.external_id));
+                    write_fields(o, &u.record);
+                }
+                StepKind::Delete(d) => op(need(&mut objects, &d.object), Operation::Delete),
+                StepKind::Chatter(_) | StepKind::Undo(_) => {}
+            }
+        }
+    }
+    Requirements { objects }
+}
+
+impl Engine {
+    async fn install_parts(
+        &self,
+        tenant: &TenantId,
+        install: &InstallId,
+    ) -> Result<(RecipeInstall, std::sync::Arc<Recipe>)> {
+        let inst = self
+            .store()
+            .list_installs(tenant)
+            .await?
+            .into_iter()
+            .find(|i| &i.id == install)
+            .ok_or_else(|| Error::NotFound {
+                what: "install",
+                id: install.to_string(),
+            })?;
+        let recipe = self.recipes().get(&inst.recipe).cloned().ok_or_else(|| {
+            Error::Conflict(format!(
+                "recipe {} of install {install} is not loaded on this server",
+                inst.recipe
+            ))
+        })?;
+        Ok((inst, recipe))
+    }
+
+    /// Installs `recipe` on a connection with `settings` (validated; defaults fill the rest). The
+    /// install stays disabled — no event reaches it — until its plan is applied with consent.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the setting; not found for an unknown recipe or connection.
+    pub async fn install(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+        recipe: &str,
+        settings: Value,
+        actor: &str,
+    ) -> Result<RecipeInstall> {
+        let r = self
+            .recipes()
+            .get(recipe)
+            .cloned()
+            .ok_or_else(|| Error::NotFound {
+                what: "recipe",
+                id: recipe.to_owned(),
+            })?;
+        let conn = self.store().get_connection(tenant, connection).await?;
+        let client = self
+            .clients()
+            .get(self.store(), &self.config().login_hosts, &conn)
+            .await?;
+        let settings = settings::validate(&r, &settings, Some(&client)).await?;
+        let inst = self
+            .store()
+            .install_recipe(tenant, connection, recipe, &settings, false, actor)
+            .await?;
+        Ok(inst)
+    }
+
+    /// Changes an install's settings (workflows included), validated as on install.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the setting.
+    pub async fn set_settings(
+        &self,
+        tenant: &TenantId,
+        install: &InstallId,
+        settings: Value,
+        actor: &str,
+    ) -> Result<RecipeInstall> {
+        let (inst, recipe) = self.install_parts(tenant, install).await?;
+        let conn = self.store().get_connection(tenant, &inst.connection_id).await?;
+        let client = self
+            .clients()
+            .get(self.store(), &self.config().login_hosts, &conn)
+            .await?;
+        let settings = settings::validate(&recipe, &settings, Some(&client)).await?;
+        Ok(self
+            .store()
+            .install_recipe(
+                tenant,
+                &inst.connection_id,
+                &inst.recipe,
+                &settings,
+                inst.enabled,
+                actor,
+            )
+            .await?)
+    }
+
+    /// The provisioning plan: what must change in the org for the install's schema.
+    ///
+    /// # Errors
+    /// Salesforce errors (the Metadata API refused), not found.
+    pub async fn plan(&self, tenant: &TenantId, install: &InstallId) -> Result<PlanView> {
+        let (inst, recipe) = self.install_parts(tenant, install).await?;
+        let conn = self.store().get_connection(tenant, &inst.connection_id).await?;
+        let client = self
+            .clients()
+            .get(self.store(), &self.config().login_hosts, &conn)
+            .await?;
+        let plan = client.plan_schema(&recipe.schema).await?;
+        Ok(PlanView {
+            install_id: inst.id,
+            destructive: plan.changes.iter().any(Change::is_destructive),
+            hash: plan_hash(&plan),
+            changes: plan.changes,
+        })
+    }
+
+    /// Applies the plan the admin consented to (named by its hash), assigns the permission set to
+    /// the integration user, runs the access doctor and enables the install.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when the plan changed since it was shown; Salesforce errors.
+    pub async fn apply(
+        &self,
+        tenant: &TenantId,
+        install: &InstallId,
+        consented_hash: &str,
+        actor: &str,
+    ) -> Result<ApplyReport> {
+        let (inst, recipe) = self.install_parts(tenant, install).await?;
+        let conn = self.store().get_connection(tenant, &inst.connection_id).await?;
+        let client = self
+            .clients()
+            .get(self.store(), &self.config().login_hosts, &conn)
+            .await?;
+        let plan = client.plan_schema(&recipe.schema).await?;
+        if plan_hash(&plan) != consented_hash {
+            return Err(Error::Conflict(format!(
+                "the provisioning plan changed since it was shown (now {}); read the plan again and consent to it",
+                plan_hash(&plan)
+            )));
+        }
+        let applied = client
+            .apply_schema(&recipe.schema, ApplyOptions::default())
+            .await?;
+        let _ = applied;
+        client.invalidate_all_describes();
+        let access = client.check_access(&requirements(&recipe)).await?;
+        let inst = self
+            .store()
+            .install_recipe(
+                tenant,
+                &inst.connection_id,
+                &inst.recipe,
+                &inst.settings,
+                true,
+                actor,
+            )
+            .await?;
+        self.store()
+            .record_audit(
+                Some(tenant),
+                actor,
+                "install.provisioned",
+                inst.id.as_str(),
+                &json!({ "changes": plan.changes.len(), "access_ok": access.is_ok() }),
+            )
+            .await?;
+        self.kick(tenant, &inst.connection_id, None).await?;
+        Ok(ApplyReport {
+            install: inst,
+            applied: plan.changes,
+            access,
+        })
+    }
+
+    /// Switches an install on or off without touching its settings.
+    ///
+    /// # Errors
+    /// Not found.
+    pub async fn set_enabled(
+        &self,
+        tenant: &TenantId,
+        install: &InstallId,
+        enabled: bool,
+        actor: &str,
+    ) -> Result<RecipeInstall> {
+        let (inst, _) = self.install_parts(tenant, install).await?;
+        Ok(self
+            .store()
+            .install_recipe(
+                tenant,
+                &inst.connection_id,
+                &inst.recipe,
+                &inst.settings,
+                enabled,
+                actor,
+            )
+            .await?)
+    }
+
+    /// Removes an install. The schema it provisioned stays in the org (its data is the
+    /// customer's).
+    ///
+    /// # Errors
+    /// Not found.
+    pub async fn uninstall(&self, tenant: &TenantId, install: &InstallId, actor: &str) -> Result<()> {
+        self.install_parts(tenant, install).await?;
+        Ok(self.store().uninstall_recipe(tenant, install, actor).await?)
+    }
+}

@@ -42,6 +42,32 @@ pub struct Origin {
     pub column: usize,
     /// The recipe path of the slot.
     pub path: String,
+    /// Byte range of the expression's text in the file (the quoted string as written); `u32`
+    /// keeps [`EvalError`] small (recipe files are far below 4 GiB).
+    pub span: std::ops::Range<u32>,
+}
+
+/// A variable an expression reads: its root (`event`), the member selected on it (`email` in
+/// `event.email`) and the one after (`id` in `steps.person.id`), and where the root is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarRef {
+    /// The top-level name.
+    pub root: String,
+    /// The first member selected on it, if any.
+    pub member: Option<String>,
+    /// The member selected after that, if any.
+    pub member2: Option<String>,
+    /// Byte offset of the root in the expression's text, when known.
+    pub offset: Option<usize>,
+}
+
+/// A CEL parse failure with its position in the expression's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseFailure {
+    /// The parser's words, without its excerpt.
+    pub message: String,
+    /// Byte offset in the expression's text, when the parser gave one.
+    pub offset: Option<usize>,
 }
 
 /// A compiled CEL expression with its source and origin.
@@ -96,6 +122,43 @@ impl Expr {
     /// Where it was written.
     pub fn origin(&self) -> &Origin {
         &self.origin
+    }
+
+    /// Compiles `source`, reporting where a parse failure is.
+    ///
+    /// # Errors
+    /// [`ParseFailure`] with the first error's message and byte offset.
+    pub fn compile_located(source: &str, origin: Origin) -> Result<Self, ParseFailure> {
+        let program = env().compile(source).map_err(|e| {
+            let first = e.errors.first();
+            ParseFailure {
+                message: first.map_or_else(|| e.to_string(), |f| f.msg.clone()),
+                offset: first.and_then(|f| {
+                    let line = usize::try_from(f.pos.0).ok()?;
+                    let col = usize::try_from(f.pos.1).ok()?;
+                    byte_offset(source, line, col)
+                }),
+            }
+        })?;
+        Ok(Self {
+            source: Arc::from(source),
+            origin,
+            program: Arc::new(program),
+        })
+    }
+
+    /// The variables it reads with the members selected on them, leaving out names bound by
+    /// comprehensions (`x` in `list.exists(x, x > 1)`), each once, in order of appearance.
+    pub fn var_refs(&self) -> Vec<VarRef> {
+        let mut out = Vec::new();
+        let info = self.program.source_info();
+        walk(self.program.expression(), &mut Vec::new(), &mut out, &|id| {
+            info.offset_for(id)
+                .and_then(|(start, _)| char_to_byte(&self.source, start as usize))
+        });
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|r: &VarRef| seen.insert((r.root.clone(), r.member.clone(), r.member2.clone())));
+        out
     }
 
     /// The top-level variables it reads (`event`, `settings`, `steps`, …).
@@ -237,4 +300,102 @@ fn cel_to_json(v: &CelValue) -> Result<Value, String> {
             ));
         }
     })
+}
+
+/// Byte offset of 1-based `line`, 0-based character `col` in `text`.
+fn byte_offset(text: &str, line: usize, col: usize) -> Option<usize> {
+    let mut start = 0;
+    for _ in 1..line {
+        start += text.get(start..)?.find('\n')? + 1;
+    }
+    let rest = text.get(start..)?;
+    Some(start + rest.char_indices().nth(col).map_or(rest.len(), |(i, _)| i))
+}
+
+fn char_to_byte(text: &str, chars: usize) -> Option<usize> {
+    text.char_indices()
+        .nth(chars)
+        .map(|(i, _)| i)
+        .or((chars == text.chars().count()).then_some(text.len()))
+}
+
+/// Collects variable references under `e`; `bound` holds the names comprehensions bind here.
+fn walk(
+    e: &cel::common::ast::IdedExpr,
+    bound: &mut Vec<String>,
+    out: &mut Vec<VarRef>,
+    offset: &dyn Fn(u64) -> Option<usize>,
+) {
+    use cel::common::ast::{EntryExpr, Expr as E};
+    // A chain `a.b.c` is read from the outside in: find its root and the first two members.
+    let mut chain: Vec<&str> = Vec::new();
+    let mut cur = e;
+    while let E::Select(sel) = &cur.expr {
+        chain.push(sel.field.as_str());
+        cur = &sel.operand;
+    }
+    if let E::Ident(name) = &cur.expr {
+        if !name.starts_with('@') && !bound.iter().any(|b| b == name) {
+            chain.reverse();
+            out.push(VarRef {
+                root: name.clone(),
+                member: chain.first().map(|s| (*s).to_owned()),
+                member2: chain.get(1).map(|s| (*s).to_owned()),
+                offset: offset(cur.id),
+            });
+        }
+        return;
+    }
+    match &cur.expr {
+        E::Unspecified | E::Literal(_) | E::Ident(_) | E::Select(_) => {}
+        E::Call(call) => {
+            if let Some(t) = &call.target {
+                walk(t, bound, out, offset);
+            }
+            for a in &call.args {
+                walk(a, bound, out, offset);
+            }
+        }
+        E::Comprehension(c) => {
+            walk(&c.iter_range, bound, out, offset);
+            let n = bound.len();
+            bound.push(c.iter_var.clone());
+            if let Some(v) = &c.iter_var2 {
+                bound.push(v.clone());
+            }
+            bound.push(c.accu_var.clone());
+            walk(&c.accu_init, bound, out, offset);
+            walk(&c.loop_cond, bound, out, offset);
+            walk(&c.loop_step, bound, out, offset);
+            walk(&c.result, bound, out, offset);
+            bound.truncate(n);
+        }
+        E::List(l) => {
+            for x in &l.elements {
+                walk(x, bound, out, offset);
+            }
+        }
+        E::Map(m) => {
+            for entry in &m.entries {
+                match &entry.expr {
+                    EntryExpr::StructField(f) => walk(&f.value, bound, out, offset),
+                    EntryExpr::MapEntry(me) => {
+                        walk(&me.key, bound, out, offset);
+                        walk(&me.value, bound, out, offset);
+                    }
+                }
+            }
+        }
+        E::Struct(st) => {
+            for entry in &st.entries {
+                match &entry.expr {
+                    EntryExpr::StructField(f) => walk(&f.value, bound, out, offset),
+                    EntryExpr::MapEntry(me) => {
+                        walk(&me.key, bound, out, offset);
+                        walk(&me.value, bound, out, offset);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -222,6 +222,9 @@ pub struct Step {
     /// Run only when this is true (scope: event, settings, earlier steps, connection, now). A
     /// skipped step's output is `null`.
     pub when: Option<Expr>,
+    /// The workflow that switches this step (off → skipped, output `null`, as when `when` is
+    /// false): Instruqt's Chatter posts are switched one by one inside flows that always run.
+    pub workflow: Option<String>,
     /// What it does.
     pub kind: StepKind,
 }
@@ -407,6 +410,9 @@ pub struct TestCase {
     pub name: String,
     /// Settings for the install (defaults fill the rest).
     pub settings: serde_json::Map<String, Value>,
+    /// Workflows switched on (`true`) or off (`false`) for the install; the others keep their
+    /// default.
+    pub workflows: Vec<(String, bool)>,
     /// Records to create in the org before the events (e.g. an existing Contact).
     pub given: Vec<(String, serde_json::Map<String, Value>)>,
     /// Events, in order, each `{ "type", "id"?, "data" }`.
@@ -430,6 +436,8 @@ pub struct TestEvent {
     pub id: String,
     /// Its body.
     pub data: Value,
+    /// Time that passes before it is sent (due work runs first).
+    pub after: Option<Duration>,
 }
 
 /// An expectation about records after a test case's events.

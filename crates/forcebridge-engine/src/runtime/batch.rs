@@ -83,6 +83,11 @@ impl Ctx<'_> {
 pub async fn run_flow(ctx: &mut Ctx<'_>, items: &mut [Item]) {
     let flow = ctx.flow;
     for step in &flow.steps {
+        // A step whose workflow is off is skipped like a false condition.
+        let switched_off = step.workflow.as_ref().is_some_and(|w| {
+            let settings = crate::runtime::effective_settings(ctx.recipe, ctx.install);
+            !settings["workflows"][w.as_str()].as_bool().unwrap_or(false)
+        });
         // Conditions decide per item; a skipped step's output is null.
         let mut active = Vec::new();
         for (i, item) in items.iter_mut().enumerate() {
@@ -90,6 +95,7 @@ pub async fn run_flow(ctx: &mut Ctx<'_>, items: &mut [Item]) {
                 continue;
             }
             let run = match &step.when {
+                _ if switched_off => Ok(false),
                 None => Ok(true),
                 Some(cond) => cond.eval_bool(&item.scope),
             };

@@ -397,12 +397,20 @@ impl Engine {
                 break;
             }
             let (updates, paused, batch_report) = self.run_batch(&conn, client.clone(), &installs, due).await;
+            let deferred = updates
+                .iter()
+                .any(|u| u.outcome.as_ref().is_some_and(|o| o.get("deferred").is_some()));
             report.absorb(&batch_report);
             let mut tx = store.begin().await?;
             tx.update_deliveries(&updates).await?;
             tx.commit().await?;
             let snap = client.budget().snapshot();
-            if snap.max > 0 {
+            if deferred {
+                // Salesforce said the allocation is spent: every node waits, not just this one.
+                let max = snap.max.max(1);
+                store.observe_budget(connection, max, max).await?;
+                break;
+            } else if snap.max > 0 {
                 store.observe_budget(connection, snap.used, snap.max).await?;
             }
             if let Some(reason) = paused {
@@ -619,6 +627,14 @@ impl Engine {
     /// Store errors.
     pub async fn deliveries(&self, tenant: &TenantId, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
         Ok(self.store().list_deliveries(tenant, filter).await?)
+    }
+
+    /// One delivery of a tenant.
+    ///
+    /// # Errors
+    /// Not found (also another tenant's).
+    pub async fn delivery(&self, tenant: &TenantId, id: i64) -> Result<Delivery> {
+        Ok(self.store().get_delivery(tenant, id).await?)
     }
 
     /// Replays a dead delivery (after its cause was fixed): pending again, attempts reset.

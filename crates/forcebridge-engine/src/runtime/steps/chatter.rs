@@ -53,15 +53,26 @@ pub async fn run(ctx: &mut Ctx<'_>, step: &str, c: &ChatterStep, items: &mut [It
         .await
         .unwrap_or_default();
     let mut to_post = Vec::new();
+    let mut claimed = std::collections::HashSet::new();
+    let mut adopted: Vec<(i64, String)> = Vec::new();
     for (i, on, text) in posts {
         let did = items[i].due.delivery.id;
-        let unsettled = earlier
+        let mine = earlier
             .iter()
-            .any(|r| r.delivery_id == Some(did) && r.step.as_deref() == Some(step) && r.state == "intent");
-        if unsettled {
-            match find_post(ctx, &on, &text).await {
+            .filter(|r| r.delivery_id == Some(did) && r.step.as_deref() == Some(step));
+        // An earlier attempt of this delivery posted and recorded it: the post stands.
+        if let Some(done) = mine.clone().find(|r| r.state == "done" && r.record_id.is_some()) {
+            items[i]
+                .scope
+                .set_step(step, json!({ "id": done.record_id, "posted": true }));
+            continue;
+        }
+        let unsettled = mine.clone().find(|r| r.state == "intent").map(|r| r.id);
+        if let Some(intent) = unsettled {
+            match find_post(ctx, &on, &text, &mut claimed).await {
                 Ok(Some(id)) => {
                     items[i].scope.set_step(step, json!({ "id": id, "posted": true }));
+                    adopted.push((intent, id));
                     continue;
                 }
                 Ok(None) => {}
@@ -80,7 +91,7 @@ pub async fn run(ctx: &mut Ctx<'_>, step: &str, c: &ChatterStep, items: &mut [It
                 ctx,
                 &items[*i],
                 step,
-                "chatter_post",
+                "chatter",
                 "FeedItem",
                 None,
                 API,
@@ -100,7 +111,10 @@ pub async fn run(ctx: &mut Ctx<'_>, step: &str, c: &ChatterStep, items: &mut [It
             return;
         }
     };
-    let mut settles = Vec::new();
+    let mut settles: Vec<(i64, Option<String>, &str)> = adopted
+        .into_iter()
+        .map(|(jid, id)| (jid, Some(id), "done"))
+        .collect();
     for ((i, on, text), jid) in to_post.into_iter().zip(intent_ids) {
         ctx.count(API, 1);
         match ctx.client.post_feed_item(&on, &text).await {
@@ -129,9 +143,14 @@ pub async fn run(ctx: &mut Ctx<'_>, step: &str, c: &ChatterStep, items: &mut [It
     }
 }
 
-async fn find_post(ctx: &mut Ctx<'_>, on: &RecordId, text: &str) -> Result<Option<String>, Fate> {
+async fn find_post(
+    ctx: &mut Ctx<'_>,
+    on: &RecordId,
+    text: &str,
+    claimed: &mut std::collections::HashSet<String>,
+) -> Result<Option<String>, Fate> {
     let soql = format!(
-        "SELECT Id, Body FROM FeedItem WHERE ParentId = {}",
+        "SELECT Id, Body FROM FeedItem WHERE ParentId = {} ORDER BY CreatedDate",
         soql_literal(on.as_str())
     );
     ctx.count("query", 1);
@@ -141,14 +160,31 @@ async fn find_post(ctx: &mut Ctx<'_>, on: &RecordId, text: &str) -> Result<Optio
         .try_collect()
         .await
         .map_err(|e| outcome::for_call_error(&e, "query"))?;
-    Ok(rows
-        .iter()
-        .find(|r| {
-            r.get("Body")
-                .and_then(Value::as_str)
-                .is_some_and(|b| b.trim() == text.trim())
-        })
-        .and_then(|r| r.get("Id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned))
+    // Same text on the same record may be another event's post: only a post no journal row and
+    // no other recovery in this batch claims can be the one this delivery made before it died.
+    for r in rows {
+        let (Some(id), Some(body)) = (
+            r.get("Id").and_then(Value::as_str),
+            r.get("Body").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        if body.trim() != text.trim() || claimed.contains(id) {
+            continue;
+        }
+        let owners = ctx
+            .engine
+            .store()
+            .journal_rows_for_record(&ctx.connection.tenant_id, id)
+            .await
+            .map_err(|e| Fate::Retry {
+                reason: json!({ "error": e.to_string() }),
+            })?;
+        if owners.iter().any(|o| o.state == "done") {
+            continue;
+        }
+        claimed.insert(id.to_owned());
+        return Ok(Some(id.to_owned()));
+    }
+    Ok(None)
 }

@@ -29,12 +29,12 @@ pub fn eval_reason(e: &EvalError) -> Value {
 ///
 /// # Errors
 /// The first expression that fails.
-pub fn build_record(w: &WriteStep, scope: &Scope) -> Result<Map<String, Value>, EvalError> {
+pub fn build_record(w: &WriteStep, scope: &Scope) -> Result<Map<String, Value>, Box<EvalError>> {
     let mut out = Map::new();
     for (field, value) in &w.fields {
         let v = match value {
-            FieldValue::Expr(e) => e.eval(scope)?,
-            FieldValue::Template(t) => Value::String(t.render(scope)?),
+            FieldValue::Expr(e) => e.eval(scope).map_err(Box::new)?,
+            FieldValue::Template(t) => Value::String(t.render(scope).map_err(Box::new)?),
         };
         if v.is_null() {
             continue;

@@ -68,7 +68,7 @@ async fn revert(ctx: &mut Ctx<'_>, step: &str, item: &Item, targets: &[&JournalR
             continue;
         };
         let created = match r.operation.as_str() {
-            "create" | "chatter_post" => true,
+            "create" | "chatter" => true,
             "upsert" => r.detail.get("created").and_then(Value::as_bool).unwrap_or(false),
             _ => false,
         };

@@ -106,14 +106,25 @@ pub async fn create_records(
             return ids;
         }
     };
+    let mut claimed = std::collections::HashSet::new();
+    let mut adopted: Vec<(i64, Option<String>, &str)> = Vec::new();
     for (k, &i) in who.iter().enumerate() {
         let did = items[i].due.delivery.id;
-        let unsettled = earlier
+        let mine = earlier
             .iter()
-            .any(|r| r.delivery_id == Some(did) && r.step.as_deref() == Some(step) && r.state == "intent");
-        if unsettled {
-            match rematch(ctx, object, &records[k]).await {
-                Ok(Some(id)) => ids[k] = Some(id),
+            .filter(|r| r.delivery_id == Some(did) && r.step.as_deref() == Some(step));
+        // An earlier attempt of this delivery created and recorded it: adopt it.
+        if let Some(done) = mine.clone().find(|r| r.state == "done" && r.record_id.is_some()) {
+            ids[k] = done.record_id.clone();
+            continue;
+        }
+        let unsettled = mine.clone().find(|r| r.state == "intent").map(|r| r.id);
+        if let Some(intent) = unsettled {
+            match rematch(ctx, object, &records[k], &mut claimed).await {
+                Ok(Some(id)) => {
+                    adopted.push((intent, Some(id.clone()), "done"));
+                    ids[k] = Some(id);
+                }
                 Ok(None) => {}
                 Err(fate) => items[i].fail(fate),
             }
@@ -206,11 +217,13 @@ async fn settle_journal(ctx: &Ctx<'_>, settles: &[(i64, Option<String>, &str)]) 
     Ok(())
 }
 
-/// Looks for a record with exactly the scalar values a create wrote.
+/// Looks for a record with exactly the scalar values a create wrote that no journal row and no
+/// other recovery of this batch claims: the one an interrupted attempt created.
 async fn rematch(
     ctx: &mut Ctx<'_>,
     object: &str,
     record: &Map<String, Value>,
+    claimed: &mut std::collections::HashSet<String>,
 ) -> Result<Option<String>, Fate> {
     let conds: Vec<String> = record
         .iter()
@@ -225,7 +238,7 @@ async fn rematch(
         return Ok(None);
     }
     let soql = format!(
-        "SELECT Id FROM {object} WHERE {} ORDER BY CreatedDate DESC LIMIT 1",
+        "SELECT Id FROM {object} WHERE {} ORDER BY CreatedDate",
         conds.join(" AND ")
     );
     ctx.count("query", 1);
@@ -235,11 +248,28 @@ async fn rematch(
         .try_collect()
         .await
         .map_err(|e| outcome::for_call_error(&e, "query"))?;
-    Ok(rows
-        .first()
-        .and_then(|r| r.get("Id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned))
+    for r in rows {
+        let Some(id) = r.get("Id").and_then(Value::as_str) else {
+            continue;
+        };
+        if claimed.contains(id) {
+            continue;
+        }
+        let owners = ctx
+            .engine
+            .store()
+            .journal_rows_for_record(&ctx.connection.tenant_id, id)
+            .await
+            .map_err(|e| Fate::Retry {
+                reason: json!({ "error": e.to_string() }),
+            })?;
+        if owners.iter().any(|o| o.state == "done") {
+            continue;
+        }
+        claimed.insert(id.to_owned());
+        return Ok(Some(id.to_owned()));
+    }
+    Ok(None)
 }
 
 fn fail_all(items: &mut [Item], who: &[usize], fate: Fate) {
@@ -315,24 +345,24 @@ pub async fn upsert(ctx: &mut Ctx<'_>, step: &str, u: &UpsertStep, items: &mut [
             for ((key, (record, members)), out) in groups.iter().zip(outs.iter()) {
                 for &i in members {
                     if let Some((id, created)) = settle(&mut items[i], step, out, object) {
+                        // Every event of the group gets its row (the journal is read per event);
+                        // only the first one created the record.
+                        let created = created.map(|c| c && i == members[0]);
                         let mut detail = json!({ "fields": record, "external_id": { "field": u.external_id, "value": key }, "created": created });
                         if let Some(prev) = previous.get(key) {
                             detail["previous"] = prev.clone();
                         }
-                        // One journal row per record: the first event of the group wrote it.
-                        if i == members[0] {
-                            rows.push(journal_row(
-                                ctx,
-                                &items[i],
-                                step,
-                                "upsert",
-                                object,
-                                Some(id),
-                                API,
-                                "done",
-                                detail,
-                            ));
-                        }
+                        rows.push(journal_row(
+                            ctx,
+                            &items[i],
+                            step,
+                            "upsert",
+                            object,
+                            Some(id),
+                            API,
+                            "done",
+                            detail,
+                        ));
                     }
                 }
             }
@@ -368,7 +398,10 @@ async fn read_by(
     fields: &[String],
 ) -> Result<BTreeMap<String, Value>, Fate> {
     let mut out = BTreeMap::new();
-    let mut cols: Vec<String> = vec!["Id".into(), by.to_owned()];
+    let mut cols: Vec<String> = vec!["Id".into()];
+    if by != "Id" {
+        cols.push(by.to_owned());
+    }
     for f in fields {
         if !cols.contains(f) {
             cols.push(f.clone());
@@ -484,7 +517,7 @@ pub async fn update(ctx: &mut Ctx<'_>, step: &str, u: &UpdateStep, items: &mut [
             for ((id, diff, prev), out) in send.iter().zip(outs.iter()) {
                 let members = &groups[id].1;
                 for &i in members {
-                    if settle(&mut items[i], step, out, object).is_some() && i == members[0] {
+                    if settle(&mut items[i], step, out, object).is_some() {
                         rows.push(journal_row(
                             ctx,
                             &items[i],

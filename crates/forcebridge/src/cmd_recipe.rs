@@ -1,0 +1,109 @@
+//! `forcebridge recipe …`: the recipe author's commands. `recipe check PATH [--json]` loads a
+//! recipe (its folder or its `recipe.toml`, with the test cases beside it) and reports every
+//! problem as a compiler does, or as JSON for tools.
+//!
+//! Invariant: `check` reads files only; it exits 1 exactly when the recipe has an error (warnings
+//! alone exit 0), and prints diagnostics on stdout so they can be piped.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::{Args as ClapArgs, Subcommand};
+use forcebridge_engine::recipe;
+
+/// `forcebridge recipe …`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: RecipeCommand,
+}
+
+/// The recipe subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RecipeCommand {
+    /// Check a recipe (folder or recipe.toml) and its test cases; exit 1 on any error.
+    Check(CheckArgs),
+    /// Show the provisioning plan of a recipe against an org (a fresh emulator by default).
+    Plan(crate::cmd_recipe_run::PlanArgs),
+    /// Show the Salesforce calls a batch of events would make and their API cost, against a
+    /// throwaway emulator: nothing real changes.
+    DryRun(crate::cmd_recipe_run::DryRunArgs),
+    /// Run the test cases kept beside recipes (`<recipe>/tests/*.toml`), each against a fresh
+    /// emulator; exit 1 if any fails.
+    Test(crate::cmd_recipe_run::TestArgs),
+}
+
+/// `recipe check`.
+#[derive(Debug, ClapArgs)]
+pub struct CheckArgs {
+    /// The recipe folder or its recipe.toml.
+    pub path: PathBuf,
+    /// Print the diagnostics as JSON (`{ "ok", "recipe", "diagnostics" }`) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a recipe subcommand.
+pub async fn run(args: Args) -> Result<()> {
+    match args.command {
+        RecipeCommand::Check(a) => check(&a),
+        RecipeCommand::Plan(a) => crate::cmd_recipe_run::plan(a).await,
+        RecipeCommand::DryRun(a) => crate::cmd_recipe_run::dry_run(a).await,
+        RecipeCommand::Test(a) => crate::cmd_recipe_run::test(a).await,
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<()> {
+    match recipe::load(&args.path) {
+        Ok((r, warnings)) => {
+            if args.json {
+                let out = serde_json::json!({
+                    "ok": true,
+                    "recipe": { "name": r.name, "version": r.version, "content_hash": r.content_hash },
+                    "diagnostics": warnings,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                if !warnings.is_empty() {
+                    let sources = read_sources(&warnings);
+                    print!("{}", recipe::render_diagnostics(&warnings, &sources));
+                }
+                println!(
+                    "ok: recipe {} {} — {} flow(s), {} setting(s), {} workflow(s), {} custom object(s), {} test case(s)",
+                    r.name,
+                    r.version,
+                    r.flows.len(),
+                    r.settings.len(),
+                    r.workflows.len(),
+                    r.schema.objects.len(),
+                    r.tests.len()
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if args.json {
+                let out = serde_json::json!({ "ok": false, "diagnostics": e.diagnostics });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", recipe::render(&e));
+            }
+            let errors = e.errors().count();
+            bail!("{} has {errors} error(s)", args.path.display())
+        }
+    }
+}
+
+/// The texts of the files warnings point into (they were just read, so a failure only loses the
+/// excerpt, never the warning).
+fn read_sources(diagnostics: &[recipe::Diagnostic]) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = Vec::new();
+    for d in diagnostics {
+        if out.iter().all(|(p, _)| *p != d.file)
+            && let Ok(t) = std::fs::read_to_string(&d.file)
+        {
+            out.push((d.file.clone(), t));
+        }
+    }
+    out
+}
