@@ -2,9 +2,9 @@
 //! library crates. Only this crate reads argv and environment variables.
 
 mod cmd_emulator;
-mod cmd_serve;
 mod cmd_recipe;
 mod cmd_recipe_run;
+mod cmd_serve;
 mod cmd_store;
 
 use std::process::ExitCode;
