@@ -128,6 +128,9 @@ impl From<EngineError> for ApiError {
             return a;
         }
         let message = e.to_string();
+        if matches!(e, EngineError::Salesforce(_)) && e.kind() == ErrorKind::Internal {
+            return Self::new(StatusCode::BAD_GATEWAY, "salesforce_error", message);
+        }
         match e.kind() {
             ErrorKind::Invalid => {
                 let mut a = Self::new(StatusCode::BAD_REQUEST, "invalid_request", message.clone());

@@ -22,7 +22,9 @@ use utoipa::{Modify, OpenApi};
         (name = "sessions", description = "End-user sessions for the connect portal"),
         (name = "connections", description = "Salesforce connections"),
         (name = "events", description = "Events from the product"),
-        (name = "webhooks", description = "Signed webhooks to the product")
+        (name = "webhooks", description = "Signed webhooks to the product"),
+        (name = "installs", description = "Recipes installed on connections"),
+        (name = "operations", description = "Deliveries, dead letters, replay, journal, budget")
     )
 )]
 struct ApiDoc;

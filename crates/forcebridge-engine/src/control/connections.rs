@@ -259,7 +259,9 @@ impl Engine {
             .connect()
             .await?;
         let session = client.session().await?;
-        creds.access_token = Some(session.access_token.clone());
+        // The access token is not kept: the first use signs in again, so that the client's
+        // session carries the identity URL (the user id that permission sets are assigned to),
+        // which a seeded token would lack.
         creds.instance_url = Some(session.instance_url.as_str().to_owned());
         Ok((creds, org_of(session.id.as_deref())))
     }

@@ -141,7 +141,9 @@ impl Engine {
         )
         .await?;
         let creds = Credentials {
-            access_token: Some(tokens.access_token.clone()),
+            // Not kept: the first use signs in with the refresh token, so that the session
+            // carries the identity URL (see `connections::sign_in`).
+            access_token: None,
             refresh_token: tokens.refresh_token.clone(),
             client_id: Some(app.client_id.clone()),
             client_secret: app.client_secret.clone(),

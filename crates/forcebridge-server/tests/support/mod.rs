@@ -161,7 +161,7 @@ impl TestApp {
             login_hosts: LoginHosts::single(&emu_url, UrlPolicy::HttpsOnly),
             ..EngineConfig::default()
         };
-        let engine = Engine::new(store, engine_clock, Recipes::default(), config);
+        let engine = Engine::new(store, engine_clock, repo_recipes(), config);
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -305,6 +305,23 @@ impl TestApp {
     pub fn advance(&self, by: chrono::Duration) {
         self.clock.advance(by);
     }
+}
+
+/// The repository's recipes (`recipes/*/recipe.toml`).
+fn repo_recipes() -> Recipes {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.join("recipe.toml").is_file() {
+            out.push(
+                forcebridge_engine::recipe::load(&p)
+                    .expect("repository recipes load")
+                    .0,
+            );
+        }
+    }
+    Recipes::new(out)
 }
 
 fn unescape(s: &str) -> String {
