@@ -40,8 +40,18 @@ async fn health_openapi_metrics_and_the_reference_page() {
         page.as_str().unwrap().contains("swagger"),
         "reference page served from the binary"
     );
-    let (s, _) = anon.get("/nope").await;
-    assert_eq!(s, 404);
+    let (s, e) = anon.get("/nope").await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (404, Some("not_found")),
+        "JSON errors everywhere: {e}"
+    );
+    let (s, e) = anon.call(reqwest::Method::PUT, "/healthz", None).await;
+    assert_eq!((s, e["code"].as_str()), (405, Some("method_not_allowed")), "{e}");
+    assert!(
+        doc["paths"]["/v1/events"]["post"]["responses"]["429"].is_object(),
+        "common errors documented"
+    );
     let (s, text) = anon.get("/metrics").await;
     assert_eq!(s, 200);
     assert!(
@@ -391,6 +401,12 @@ async fn webhooks_are_signed_retried_after_500_and_ordered_per_connection() {
     let (s, feed) = t.key.get("/v1/notifications?after=0&limit=2").await;
     assert_eq!((s, feed.as_array().unwrap().len()), (200, 2));
     assert_eq!(t.key.get("/v1/notifications?limit=0").await.0, 400);
+    let (s, e) = t.key.get("/v1/notifications?after=abc").await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (400, Some("invalid_request")),
+        "a bad query string is JSON too: {e}"
+    );
     assert_eq!(t.key.get("/v1/webhook-deliveries/abc").await.0, 404);
     let (s, _) = t
         .key
