@@ -28,10 +28,10 @@ enum Command {
     Migrate(cmd_store::MigrateArgs),
     /// Master-key tasks: make a new key, rotate stored credentials to it.
     Vault(cmd_store::VaultArgs),
-    /// Run the HTTP API (tenants, connections, events, webhooks) and the engine's workers.
-    Serve(Box<cmd_serve::Args>),
     /// Recipe author's tools: check, plan, dry-run and test recipes.
     Recipe(cmd_recipe::Args),
+    /// Run the HTTP API (tenants, connections, events, webhooks) and the engine's workers.
+    Serve(Box<cmd_serve::Args>),
 }
 
 /// Errors end the process with status 1 and one line on stderr — the error and its causes, outer
@@ -85,8 +85,8 @@ fn run() -> Result<()> {
             Command::Emulator(args) => cmd_emulator::run(args).await,
             Command::Migrate(args) => cmd_store::migrate(args).await,
             Command::Vault(args) => cmd_store::vault(args).await,
-            Command::Serve(args) => cmd_serve::run(*args).await,
             Command::Recipe(args) => cmd_recipe::run(args).await,
+            Command::Serve(args) => cmd_serve::run(*args).await,
         }
     })
 }

@@ -372,6 +372,11 @@ impl Engine {
         if conn.status == status {
             return Ok(());
         }
+        if status == ConnectionStatus::Active {
+            // Work paused while the connection could not sign in resumes now.
+            self.clients().forget(&conn.tenant_id, &conn.id);
+            self.kick(&conn.tenant_id, &conn.id, None).await?;
+        }
         let kind = match status {
             ConnectionStatus::Active => NotificationKind::ConnectionRestored,
             ConnectionStatus::TokenExpired => NotificationKind::ConnectionTokenExpired,

@@ -264,10 +264,12 @@ impl Engine {
                 plan_hash(&plan)
             )));
         }
-        let applied = client
-            .apply_schema(&recipe.schema, ApplyOptions::default())
-            .await?;
-        let _ = applied;
+        if let Err(e) = client.apply_schema(&recipe.schema, ApplyOptions::default()).await {
+            let data = json!({ "install_id": inst.id, "recipe": inst.recipe, "error": e.to_string() });
+            self.notify(tenant, crate::control::notify::NotificationKind::InstallFailed, Some(&inst.connection_id), data)
+                .await?;
+            return Err(e.into());
+        }
         client.invalidate_all_describes();
         let access = client.check_access(&requirements(&recipe)).await?;
         let inst = self
@@ -289,6 +291,9 @@ impl Engine {
                 inst.id.as_str(),
                 &json!({ "changes": plan.changes.len(), "access_ok": access.is_ok() }),
             )
+            .await?;
+        let data = json!({ "install_id": inst.id, "recipe": inst.recipe, "changes": plan.changes, "access": access });
+        self.notify(tenant, crate::control::notify::NotificationKind::InstallProvisioned, Some(&inst.connection_id), data)
             .await?;
         self.kick(tenant, &inst.connection_id, None).await?;
         Ok(ApplyReport {

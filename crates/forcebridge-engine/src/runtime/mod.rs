@@ -396,6 +396,8 @@ impl Engine {
             if due.is_empty() {
                 break;
             }
+            let event_of: BTreeMap<i64, EventId> =
+                due.iter().map(|d| (d.delivery.id, d.event.id.clone())).collect();
             let (updates, paused, batch_report) = self.run_batch(&conn, client.clone(), &installs, due).await;
             let deferred = updates
                 .iter()
@@ -404,6 +406,12 @@ impl Engine {
             let mut tx = store.begin().await?;
             tx.update_deliveries(&updates).await?;
             tx.commit().await?;
+            let dead: Vec<(i64, EventId, Value)> = updates
+                .iter()
+                .filter(|u| u.state == DeliveryState::Dead)
+                .map(|u| (u.id, event_of.get(&u.id).cloned().unwrap_or_default(), u.outcome.clone().unwrap_or(Value::Null)))
+                .collect();
+            self.notify_dead(&conn, &dead).await;
             let snap = client.budget().snapshot();
             if deferred {
                 // Salesforce said the allocation is spent: every node waits, not just this one.
@@ -430,26 +438,22 @@ impl Engine {
     }
 
     async fn pause_connection(&self, conn: &forcebridge_store::Connection, reason: &str) -> Result<()> {
-        self.store()
-            .set_connection_status(
-                &conn.tenant_id,
-                &conn.id,
-                ConnectionStatus::TokenExpired,
-                Some(reason),
-                "system",
-            )
-            .await?;
         self.clients().forget(&conn.tenant_id, &conn.id);
-        self.store()
-            .record_audit(
-                Some(&conn.tenant_id),
-                "system",
-                "connection.token_expired",
-                conn.id.as_str(),
-                &json!({ "reason": reason }),
-            )
-            .await?;
-        Ok(())
+        // Marks it `token_expired` and tells the product (`connection.token_expired`).
+        self.set_status(conn, ConnectionStatus::TokenExpired, Some(reason), "system").await
+    }
+
+    /// Tells the product about deliveries that were dead-lettered (`event.failed`).
+    async fn notify_dead(&self, conn: &forcebridge_store::Connection, dead: &[(i64, EventId, Value)]) {
+        for (delivery, event, outcome) in dead {
+            let data = json!({ "delivery_id": delivery, "event_id": event, "connection_id": conn.id, "outcome": outcome });
+            if let Err(e) = self
+                .notify(&conn.tenant_id, crate::control::notify::NotificationKind::EventFailed, Some(&conn.id), data)
+                .await
+            {
+                tracing::warn!(error = %e, delivery, "recording the event.failed notification failed");
+            }
+        }
     }
 
     /// Runs one batch of due deliveries: per install and flow, set-at-a-time.
