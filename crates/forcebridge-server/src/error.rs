@@ -128,6 +128,9 @@ impl From<EngineError> for ApiError {
             return a;
         }
         let message = e.to_string();
+        if matches!(e, EngineError::Salesforce(_)) && e.kind() == ErrorKind::Internal {
+            return Self::new(StatusCode::BAD_GATEWAY, "salesforce_error", message);
+        }
         match e.kind() {
             ErrorKind::Invalid => {
                 let mut a = Self::new(StatusCode::BAD_REQUEST, "invalid_request", message.clone());
@@ -164,6 +167,46 @@ impl IntoResponse for ApiError {
         }
         r
     }
+}
+
+/// Turns the framework's own plain-text rejections (a query string or path that does not parse,
+/// a wrong method) into the JSON error body, so every error has the same shape.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "invalid_request",
+        s if s.is_server_error() => "internal",
+        _ => "invalid_request",
+    };
+    let message = if text.is_empty() { status.to_string() } else { text };
+    let mut e = ApiError::new(status, code, message);
+    if code == "invalid_request" {
+        e.body.field = Some(
+            if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                "content-type"
+            } else {
+                "request"
+            }
+            .into(),
+        );
+    }
+    e.into_response()
 }
 
 /// Handlers' result.

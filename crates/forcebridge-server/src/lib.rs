@@ -33,13 +33,14 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The OpenAPI document of this build.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::api().split_for_parts().1
+    openapi::with_common_errors(routes::api().split_for_parts().1)
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let (router, doc) = routes::api().split_for_parts();
+    let doc = openapi::with_common_errors(doc);
     let doc_json = doc.clone();
     let router = router
         .route(
@@ -50,6 +51,8 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/docs/openapi.json", doc))
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state);

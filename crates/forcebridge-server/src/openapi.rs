@@ -22,7 +22,9 @@ use utoipa::{Modify, OpenApi};
         (name = "sessions", description = "End-user sessions for the connect portal"),
         (name = "connections", description = "Salesforce connections"),
         (name = "events", description = "Events from the product"),
-        (name = "webhooks", description = "Signed webhooks to the product")
+        (name = "webhooks", description = "Signed webhooks to the product"),
+        (name = "installs", description = "Recipes installed on connections"),
+        (name = "operations", description = "Deliveries, dead letters, replay, journal, budget")
     )
 )]
 struct ApiDoc;
@@ -56,4 +58,49 @@ impl Modify for Security {
 /// The document's frame.
 pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// Add the answers every operation can give (bad input, credentials, scope, missing, limits,
+/// database trouble) where a handler did not list them, all with the error body.
+pub fn with_common_errors(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let common = [
+        ("400", "bad input; `field` names it"),
+        ("401", "missing, unknown or expired credential"),
+        ("403", "the credential lacks the scope or role"),
+        ("404", "not found for this tenant"),
+        ("413", "the body or batch is over the limits"),
+        ("429", "over the tenant's rate; see Retry-After"),
+        ("500", "a forcebridge bug; the log has the details"),
+        ("503", "the database is busy or unreachable"),
+    ];
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (code, what) in common {
+                op.responses.responses.entry(code.to_owned()).or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(what)
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                });
+            }
+        }
+    }
+    doc
 }

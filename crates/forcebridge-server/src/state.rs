@@ -21,8 +21,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Most events in one `POST /v1/events`.
     pub max_batch: usize,
-    /// Requests per second one tenant may make (sustained), and the burst above it.
-    pub rate_per_second: u32,
+    /// Requests per second one tenant may make, sustained (fractions allowed: 0.5 is one
+    /// every two seconds).
+    pub rate_per_second: f64,
     /// Burst size of the rate limit.
     pub rate_burst: u32,
     /// Longest session a vendor may mint.
@@ -37,7 +38,7 @@ impl Default for ServerConfig {
             oauth_app: None,
             max_body_bytes: 1024 * 1024,
             max_batch: 500,
-            rate_per_second: 200,
+            rate_per_second: 200.0,
             rate_burst: 400,
             max_session_ttl: Duration::from_secs(24 * 3600),
             default_session_ttl: Duration::from_secs(3600),
@@ -69,9 +70,17 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State over `engine` with `config`.
     pub fn new(engine: Engine, config: ServerConfig) -> Self {
-        let per_sec = NonZeroU32::new(config.rate_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.rate_burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        let limiter = RateLimiter::keyed(Quota::per_second(per_sec).allow_burst(burst));
+        let rate = if config.rate_per_second.is_finite() && config.rate_per_second > 0.0 {
+            config.rate_per_second
+        } else {
+            1.0
+        };
+        let period = Duration::from_secs_f64((1.0 / rate).min(86_400.0));
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        let limiter = RateLimiter::keyed(quota);
         Self {
             engine,
             config: Arc::new(config),

@@ -726,7 +726,7 @@ impl Store {
     /// # Errors
     /// [`Error::Crypto`] when a value does not open with any configured key.
     pub async fn rotate_vault(&self, batch: u32) -> Result<u64> {
-        let mut total = 0;
+        let mut total = self.rotate_control_secrets(batch).await?;
         loop {
             let n: u64 = in_tx!(self, m, c, ctx => m::rotate_batch(c, ctx, i64::from(batch.max(1))).await)?;
             total += n;

@@ -39,6 +39,55 @@ fn ok() -> AttemptOutcome {
 mod suite {
     use super::*;
 
+    pub async fn rotation_reseals_webhook_secrets_and_oauth_verifiers(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let (ep, secret) = s
+            .create_webhook_endpoint(&t.id, "http://127.0.0.1:1/h", &["*".into()])
+            .await
+            .unwrap();
+        let u = s
+            .upsert_user(&t.id, "ann@acme.test", Role::Member, "vendor")
+            .await
+            .unwrap();
+        let (sess, _) = s
+            .create_session(&t.id, &u.id, Role::Member, Duration::from_secs(600))
+            .await
+            .unwrap();
+        let verifier = SecretString::from("v".repeat(64));
+        s.begin_oauth(
+            &t.id,
+            &sess.id,
+            "st",
+            &verifier,
+            &json!({}),
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+        s.record_notification(&t.id, "event.failed", None, &json!({}), THREE_DAYS)
+            .await
+            .unwrap();
+
+        // Rotate to key B with A as the previous key, then open with B alone.
+        let b = common::key_text();
+        let rotating = db
+            .reopen(|o| o.vault(Vault::new(common::key(&b)).with_older(common::key(&db.key))))
+            .await
+            .unwrap();
+        assert!(rotating.rotate_vault(1).await.unwrap() >= 2);
+        let only_b = db.reopen(|o| o.vault(Vault::new(common::key(&b)))).await.unwrap();
+        let due = only_b
+            .lease_webhook_deliveries(10, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].delivery.endpoint_id, ep.id);
+        assert_eq!(due[0].secret.expose_secret(), secret.expose_secret());
+        let p = only_b.take_oauth("st").await.unwrap().unwrap();
+        assert_eq!(p.code_verifier.expose_secret(), verifier.expose_secret());
+    }
+
     pub async fn scoped_api_keys(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
@@ -498,6 +547,7 @@ mod suite {
 }
 
 conformance!(
+    rotation_reseals_webhook_secrets_and_oauth_verifiers,
     scoped_api_keys,
     admin_keys,
     users_and_sessions,

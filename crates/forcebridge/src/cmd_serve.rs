@@ -39,6 +39,9 @@ pub struct Args {
     /// `postgres://…` for several nodes on one database, or `sqlite://…`.
     #[arg(long, env = "FORCEBRIDGE_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// A folder of recipes (each in its own folder with a recipe.toml) to load at start.
+    #[arg(long, env = "FORCEBRIDGE_RECIPES")]
+    recipes: Option<PathBuf>,
     /// The address users reach this server at (for the OAuth callback URL).
     #[arg(long, env = "FORCEBRIDGE_PUBLIC_URL")]
     public_url: Option<String>,
@@ -61,6 +64,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     public_url: Option<String>,
+    recipes: Option<PathBuf>,
     #[serde(default)]
     oauth: Option<OAuthFile>,
     #[serde(default)]
@@ -82,7 +86,7 @@ struct OAuthFile {
 struct LimitsFile {
     max_body_bytes: Option<usize>,
     max_batch: Option<usize>,
-    rate_per_second: Option<u32>,
+    rate_per_second: Option<f64>,
     rate_burst: Option<u32>,
 }
 
@@ -105,6 +109,29 @@ fn read_config(path: Option<&Path>) -> Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("the config file {} is not valid", path.display()))
+}
+
+/// Every recipe in `dir` (one folder each, with its `recipe.toml`); any error stops the start.
+fn load_recipes(dir: &Path) -> Result<Recipes> {
+    let mut out = Vec::new();
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("reading the recipes folder {}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("recipe.toml").is_file())
+        .collect();
+    paths.sort();
+    for p in paths {
+        match forcebridge_engine::recipe::load(&p) {
+            Ok((recipe, _warnings)) => out.push(recipe),
+            Err(e) => bail!(
+                "recipe {} does not load ({e}); run `forcebridge recipe check {}`",
+                p.display(),
+                p.display()
+            ),
+        }
+    }
+    Ok(Recipes::new(out))
 }
 
 /// Runs until Ctrl-C or SIGTERM, then stops taking requests, finishes in-flight ones and stops
@@ -170,9 +197,11 @@ pub async fn run(args: Args) -> Result<()> {
         node_name: format!("forcebridge-{}", std::process::id()),
         ..EngineConfig::default()
     };
-    // Hook: recipes are loaded here once the recipe loader lands (`--recipes <dir>`); until then
-    // the engine runs with none, so events are accepted and kept but have no flows to run.
-    let engine = Engine::new(store.clone(), clock, Recipes::default(), config);
+    let recipes = match args.recipes.or(file.recipes) {
+        Some(dir) => load_recipes(&dir)?,
+        None => Recipes::default(),
+    };
+    let engine = Engine::new(store.clone(), clock, recipes, config);
 
     let listener = tokio::net::TcpListener::bind(addr)
         .await

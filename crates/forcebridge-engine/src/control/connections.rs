@@ -107,6 +107,11 @@ pub fn validate_my_domain(url: &str, policy: UrlPolicy) -> Result<()> {
     Ok(())
 }
 
+/// The org id (`00D…`) in an identity URL (`…/id/<org>/<user>`).
+pub(crate) fn org_of(identity_url: Option<&str>) -> Option<String> {
+    identity_url?.rsplit('/').nth(1).map(str::to_owned)
+}
+
 fn status_for(e: &Error) -> (ConnectionStatus, String) {
     match e {
         Error::Salesforce(sf) if sf.kind() == forcebridge_salesforce::ErrorKind::TokenRevoked => (
@@ -227,18 +232,26 @@ impl Engine {
                 )
             }
         };
-        let creds = self.sign_in(method, &environment, creds).await?;
-        self.store_connection(tenant, label, environment, method, owner, creds, actor)
-            .await
+        let (creds, org_id) = self.sign_in(method, &environment, creds).await?;
+        let new = NewConnection {
+            org_id,
+            environment,
+            auth_method: method,
+            owner: owner.to_owner(),
+            label: label.to_owned(),
+            credentials: creds,
+        };
+        Ok(self.store().create_connection(tenant, &new, actor).await?)
     }
 
-    /// Sign in once with `creds`; returns them with the tokens and instance URL added.
+    /// Sign in once with `creds`; returns them with the tokens and instance URL added, and the
+    /// org id when the identity URL gave it.
     pub(crate) async fn sign_in(
         &self,
         method: AuthMethod,
         environment: &Environment,
         mut creds: Credentials,
-    ) -> Result<Credentials> {
+    ) -> Result<(Credentials, Option<String>)> {
         let sf = to_client_credentials(method, &creds)?;
         let login = self.config().login_hosts.for_environment(environment)?;
         let client = Client::builder(AuthConfig::new(login, sf))
@@ -246,47 +259,11 @@ impl Engine {
             .connect()
             .await?;
         let session = client.session().await?;
-        creds.access_token = Some(session.access_token.clone());
+        // The access token is not kept: the first use signs in again, so that the client's
+        // session carries the identity URL (the user id that permission sets are assigned to),
+        // which a seeded token would lack.
         creds.instance_url = Some(session.instance_url.as_str().to_owned());
-        Ok(creds)
-    }
-
-    #[allow(clippy::too_many_arguments)] // one value per column of a new connection
-    pub(crate) async fn store_connection(
-        &self,
-        tenant: &TenantId,
-        label: &str,
-        environment: Environment,
-        auth_method: AuthMethod,
-        owner: Ownership,
-        credentials: Credentials,
-        actor: &str,
-    ) -> Result<Connection> {
-        let conn = self
-            .store()
-            .create_connection(
-                tenant,
-                &NewConnection {
-                    org_id: None,
-                    environment,
-                    auth_method,
-                    owner: owner.to_owner(),
-                    label: label.to_owned(),
-                    credentials,
-                },
-                actor,
-            )
-            .await?;
-        if let Ok(client) = self
-            .clients()
-            .get(self.store(), &self.config().login_hosts, &conn)
-            .await
-            && let Ok(s) = client.session().await
-            && let Some(org) = s.id.as_deref().and_then(|id| id.rsplit('/').nth(1))
-        {
-            let _ = self.store().set_connection_org(tenant, &conn.id, org).await;
-        }
-        Ok(self.store().get_connection(tenant, &conn.id).await?)
+        Ok((creds, org_of(session.id.as_deref())))
     }
 
     /// The tenant's connections; with `visible_to`, only those the user owns or was granted.

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use forcebridge_salesforce::auth::pkce::AuthorizeRequest;
 use forcebridge_salesforce::auth::{CodeExchange, exchange_code};
-use forcebridge_store::{AuthMethod, Connection, Credentials, Environment, Role, Session, TenantId, UserId};
+use forcebridge_store::{
+    AuthMethod, Connection, Credentials, Environment, NewConnection, Role, Session, TenantId, UserId,
+};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -139,13 +141,16 @@ impl Engine {
         )
         .await?;
         let creds = Credentials {
-            access_token: Some(tokens.access_token.clone()),
+            // Not kept: the first use signs in with the refresh token, so that the session
+            // carries the identity URL (see `connections::sign_in`).
+            access_token: None,
             refresh_token: tokens.refresh_token.clone(),
             client_id: Some(app.client_id.clone()),
             client_secret: app.client_secret.clone(),
             instance_url: Some(tokens.instance_url.as_str().to_owned()),
             ..Default::default()
         };
+        let org_id = tokens.org_id().map(str::to_owned);
         let owner = match p.req.shared_with {
             Some(users) => Ownership::Shared {
                 admin: session.user_id.clone(),
@@ -154,16 +159,17 @@ impl Engine {
             None => Ownership::Personal(p.user_id),
         };
         let actor = format!("session:{}", session.id);
+        let new = NewConnection {
+            org_id,
+            environment: p.req.environment,
+            auth_method: AuthMethod::OAuthWebServer,
+            owner: owner.to_owner(),
+            label: p.req.label,
+            credentials: creds,
+        };
         let conn = self
-            .store_connection(
-                &session.tenant_id,
-                &p.req.label,
-                p.req.environment,
-                AuthMethod::OAuthWebServer,
-                owner,
-                creds,
-                &actor,
-            )
+            .store()
+            .create_connection(&session.tenant_id, &new, &actor)
             .await?;
         Ok((session.tenant_id, conn))
     }

@@ -130,6 +130,7 @@ pub async fn post_events(
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let tenant = caller.key_with(Scope::Events)?.clone();
+    let batch = matches!(&body, Value::Object(o) if o.contains_key("events"));
     let events = match &body {
         Value::Object(o) if o.contains_key("events") => {
             if o.len() > 1 {
@@ -169,8 +170,13 @@ pub async fn post_events(
         if let Some(c) = &e.connection_id
             && state.engine.connection(&tenant, c).await.is_err()
         {
+            let field = if batch {
+                format!("events[{i}].connection_id")
+            } else {
+                "connection_id".to_owned()
+            };
             return Err(ApiError::invalid(
-                format!("events[{i}].connection_id"),
+                field,
                 "connection_id names no connection of this tenant",
             ));
         }

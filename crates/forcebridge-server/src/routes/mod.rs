@@ -6,7 +6,9 @@
 pub mod connections;
 pub mod events;
 pub mod health;
+pub mod installs;
 pub mod oauth;
+pub mod operations;
 pub mod sessions;
 pub mod tenants;
 pub mod webhooks;
@@ -25,4 +27,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(oauth::router())
         .merge(events::router())
         .merge(webhooks::router())
+        .merge(installs::router())
+        .merge(operations::router())
 }

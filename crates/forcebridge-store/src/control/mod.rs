@@ -30,6 +30,7 @@ mod sqlite_sql {
     type Db = Sqlite;
     type Conn = SqliteConnection;
     const SKIP_LOCKED: &str = "";
+    const FOR_UPDATE: &str = "";
     super::sql::define_control_sql!();
 }
 
@@ -38,6 +39,7 @@ mod postgres_sql {
     type Db = Postgres;
     type Conn = PgConnection;
     const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+    const FOR_UPDATE: &str = " FOR UPDATE";
     super::sql::define_control_sql!();
 }
 
@@ -346,6 +348,24 @@ pub struct AttemptOutcome {
 }
 
 impl Store {
+    /// Re-seal the control plane's sealed values (webhook secrets, OAuth verifiers) under the
+    /// current master key, `batch` rows per transaction; returns how many. Called by
+    /// [`Store::rotate_vault`] before the connections, so no old key's canary is dropped while a
+    /// value still needs it.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] when a value does not open with any configured key.
+    pub async fn rotate_control_secrets(&self, batch: u32) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = ctl_write!(self, m, c, ctx => m::rotate_control_batch(c, ctx, i64::from(batch.max(1))).await)?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- API key scopes
 
     /// Create an API key limited to `scopes`; the secret is returned once (see

@@ -22,6 +22,60 @@ macro_rules! define_control_sql {
             to_millis(ctx.clock.now())
         }
 
+        // ------------------------------------------------------------ key rotation
+
+        /// Re-seal up to `batch` webhook secrets and OAuth verifiers not under the current key.
+        pub(crate) async fn rotate_control_batch(c: &mut Conn, ctx: &Ctx, batch: i64) -> Result<u64> {
+            let vault = ctx.vault()?;
+            let mut n = 0;
+            let sql = format!(
+                "SELECT id, tenant_id, key_id, sealed_secret FROM webhook_endpoints WHERE key_id <> $1 \
+                 ORDER BY id LIMIT $2{FOR_UPDATE}"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(vault.current_key_id())
+                .bind(batch)
+                .fetch_all(&mut *c)
+                .await?;
+            for row in &rows {
+                let id: String = row.try_get("id")?;
+                let tenant: String = row.try_get("tenant_id")?;
+                let aad = webhook_aad(&tenant, &id);
+                let plain = vault.open(&aad, &row.try_get::<Vec<u8>, _>("sealed_secret")?)?;
+                let resealed = vault.seal(&aad, &plain)?;
+                n += sqlx::query("UPDATE webhook_endpoints SET sealed_secret = $2, key_id = $3 WHERE id = $1")
+                    .bind(&id)
+                    .bind(resealed)
+                    .bind(vault.current_key_id())
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected();
+            }
+            let sql = format!(
+                "SELECT state_hash, sealed_verifier FROM oauth_pending WHERE key_id <> $1 \
+                 ORDER BY state_hash LIMIT $2{FOR_UPDATE}"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(vault.current_key_id())
+                .bind(batch)
+                .fetch_all(&mut *c)
+                .await?;
+            for row in &rows {
+                let state: String = row.try_get("state_hash")?;
+                let aad = oauth_aad(&state);
+                let plain = vault.open(&aad, &row.try_get::<Vec<u8>, _>("sealed_verifier")?)?;
+                let resealed = vault.seal(&aad, &plain)?;
+                n += sqlx::query("UPDATE oauth_pending SET sealed_verifier = $2, key_id = $3 WHERE state_hash = $1")
+                    .bind(&state)
+                    .bind(resealed)
+                    .bind(vault.current_key_id())
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected();
+            }
+            Ok(n)
+        }
+
         // ------------------------------------------------------------ API key scopes
 
         pub(crate) async fn set_api_key_scopes(c: &mut Conn, tenant: &TenantId, id: &ApiKeyId, scopes: &str) -> Result<()> {
