@@ -108,22 +108,12 @@ impl ClientPool {
         });
         let auth = AuthConfig::new(login, sf).with_store(token_store);
         // The budget is the engine's (shared by every node through the store), not one client's.
-        let mut builder = Client::builder(auth)
+        let builder = Client::builder(auth)
             .http(self.http.clone())
             .retry(self.retry.clone())
             .enforce_budget(false);
-        if let (Some(at), Some(url)) = (&creds.access_token, &creds.instance_url)
-            && let Ok(instance_url) = InstanceUrl::parse_with(url, hosts.url_policy)
-        {
-            builder = builder.initial_tokens(TokenSet {
-                access_token: at.clone(),
-                refresh_token: creds.refresh_token.clone(),
-                instance_url,
-                id: None,
-                scope: None,
-                issued_at: None,
-            });
-        }
+        // No stored access token is handed to the client: it signs in (or refreshes) on first use,
+        // which also gives it the identity (user id) that assigning a permission set needs.
         let client = Arc::new(builder.build()?);
         Ok(self.lock().entry(key).or_insert(client).clone())
     }
