@@ -29,4 +29,4 @@ cd "$DIR" # schemathesis keeps its cache in the working folder
 "$VENV/bin/schemathesis" run "$URL/openapi.json" \
   -H "Authorization: Bearer $KEY" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --max-examples "${SCHEMATHESIS_EXAMPLES:-30}" --workers 2 --seed 1
+  --max-examples "${SCHEMATHESIS_EXAMPLES:-30}" --workers 2 --seed 1 --request-timeout 60
