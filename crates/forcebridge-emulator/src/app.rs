@@ -28,6 +28,8 @@ pub struct AppState {
     pub chatter: crate::chatter::Chatter,
     /// The concurrent long-running request limit (runtime only).
     pub long_running: crate::longrun::Meter,
+    /// Streaming API clients and stream faults (runtime only).
+    pub streams: crate::streaming::Streams,
 }
 
 impl AppState {
@@ -73,6 +75,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::bulk::router(state.bulk.clone()))
         .merge(crate::chatter::router(state.chatter.clone()))
         .merge(crate::control::router())
+        .merge(crate::streaming::router())
         .with_state(state.clone());
     Router::new()
         .fallback_service(inner)

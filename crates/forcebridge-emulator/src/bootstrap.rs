@@ -59,6 +59,7 @@ pub fn default_org(config: &EmulatorConfig) -> Org {
         },
         indexes: Default::default(),
         auto_numbers: Default::default(),
+        events: Default::default(),
     };
     let now = now_string();
     // The administrator creates everything, itself included: reserve its id first.

@@ -14,8 +14,10 @@ pub mod catalog;
 pub mod chatter;
 pub mod config;
 pub mod control;
+pub mod control_streams;
 pub mod duplicates;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod index;
 pub mod longrun;
@@ -24,10 +26,12 @@ pub mod middleware;
 pub mod oauth;
 pub mod org;
 pub mod persist;
+pub mod pubsub;
 pub mod rest;
 pub mod schema;
 pub mod security;
 pub mod soap;
+pub mod streaming;
 pub mod tls;
 pub mod tooling;
 pub mod validate;
@@ -122,6 +126,7 @@ impl Emulator {
             bulk: bulk_state,
             chatter: chatter_state,
             long_running: longrun::Meter::default(),
+            streams: streaming::Streams::default(),
         });
         let router = app::router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -217,6 +222,7 @@ impl EmulatorHandle {
     }
 
     async fn stop_inner(&mut self) {
+        self.state.streams.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -228,6 +234,7 @@ impl EmulatorHandle {
 
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
+        self.state.streams.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

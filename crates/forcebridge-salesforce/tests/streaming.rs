@@ -1,0 +1,319 @@
+//! Real-time subscriptions against the emulator over TLS: PushTopics and change events over the
+//! Streaming API (CometD), resuming from the stored replay id, and recovery from each injected
+//! stream fault (dropped connection, expired session, events aged out, gap and overflow events).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use forcebridge_emulator::EmulatorHandle;
+use forcebridge_salesforce::stream::{ChangeType, EventBody, StreamEvent};
+use forcebridge_salesforce::{Client, MemoryReplayStore, ReplayId, StartAt, StreamItem};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// A guard against a hang, not a timing assertion: every wait below normally ends at once.
+const HANG: Duration = Duration::from_secs(60);
+
+async fn select_cdc(h: &EmulatorHandle, objects: &[&str]) {
+    let (status, body) = common::control(h, Method::POST, "streams/cdc", json!({"entities": objects})).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn push_topic(c: &Client, name: &str, query: &str, notify: &str) {
+    c.create(
+        "PushTopic",
+        &json!({"Name": name, "Query": query, "ApiVersion": 66.0, "NotifyForFields": notify}),
+    )
+    .await
+    .expect("push topic created");
+}
+
+/// Runs a subscriber in a task; its items arrive on the returned channel.
+fn spawn(
+    c: &Client,
+    channels: &[&str],
+    store: Arc<MemoryReplayStore>,
+) -> (mpsc::UnboundedReceiver<StreamItem>, tokio::task::JoinHandle<()>) {
+    let mut sub = c.cometd_subscriber(channels, store).start_at(StartAt::Earliest);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        loop {
+            match sub.next().await {
+                Ok(item) => {
+                    if tx.send(item).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => panic!("subscriber failed: {e}"),
+            }
+        }
+    });
+    (rx, task)
+}
+
+async fn recv(rx: &mut mpsc::UnboundedReceiver<StreamItem>) -> StreamItem {
+    tokio::time::timeout(HANG, rx.recv())
+        .await
+        .expect("an item arrives")
+        .expect("subscriber alive")
+}
+
+fn change(item: &StreamItem) -> (&StreamEvent, &forcebridge_salesforce::stream::ChangeEvent) {
+    let e = item.event().expect("an event");
+    match &e.body {
+        EventBody::Change(c) => (e, c),
+        other => panic!("not a change event: {other:?}"),
+    }
+}
+
+fn push(item: &StreamItem) -> (&str, &serde_json::Map<String, Value>) {
+    match &item.event().expect("an event").body {
+        EventBody::PushTopic {
+            event_type, sobject, ..
+        } => (event_type.as_str(), sobject),
+        other => panic!("not a PushTopic event: {other:?}"),
+    }
+}
+
+async fn undelete(h: &EmulatorHandle, id: &str) {
+    let (status, body) = common::control(h, Method::POST, "undelete", json!({"ids": [id]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["success"], true, "{body}");
+}
+
+#[tokio::test]
+async fn push_topic_sees_matching_creates_updates_deletes_and_undeletes() {
+    let h = common::start(true).await;
+    let c = common::client(&h);
+    push_topic(
+        &c,
+        "BankAccounts",
+        "SELECT Id, Name, Industry FROM Account WHERE Industry = 'Banking'",
+        "Referenced",
+    )
+    .await;
+    let bank = c
+        .create("Account", &json!({"Name": "First Bank", "Industry": "Banking"}))
+        .await
+        .unwrap();
+    c.create("Account", &json!({"Name": "Shop", "Industry": "Retail"}))
+        .await
+        .unwrap();
+    c.update("Account", &bank, &json!({"Phone": "555-0100"}))
+        .await
+        .unwrap();
+    c.update("Account", &bank, &json!({"Name": "Second Bank"}))
+        .await
+        .unwrap();
+    c.delete("Account", &bank).await.unwrap();
+    undelete(&h, bank.as_str()).await;
+
+    let store = Arc::new(MemoryReplayStore::default());
+    let (mut rx, task) = spawn(&c, &["/topic/BankAccounts"], store.clone());
+    let created = recv(&mut rx).await;
+    let (kind, sobject) = push(&created);
+    assert_eq!(kind, "created");
+    assert_eq!(sobject["Name"], "First Bank");
+    assert_eq!(sobject["Id"], bank.as_str());
+    // The Retail account does not match; the Phone change is not a referenced field.
+    let renamed = recv(&mut rx).await;
+    let (kind, sobject) = push(&renamed);
+    assert_eq!((kind, sobject["Name"].as_str()), ("updated", Some("Second Bank")));
+    let deleted = recv(&mut rx).await;
+    let (kind, sobject) = push(&deleted);
+    assert_eq!(kind, "deleted");
+    assert_eq!(sobject["Id"], bank.as_str());
+    let undeleted = recv(&mut rx).await;
+    assert_eq!(push(&undeleted).0, "undeleted");
+    // Replay ids increase; the store holds the last event the caller finished with.
+    let ids: Vec<_> = [&created, &renamed, &undeleted]
+        .iter()
+        .map(|i| match &i.event().unwrap().replay_id {
+            ReplayId::Cometd(n) => *n,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    task.abort();
+}
+
+#[tokio::test]
+async fn push_topic_queries_are_checked_as_salesforce_does() {
+    let h = common::start(true).await;
+    let c = common::client(&h);
+    for (query, code) in [
+        ("SELECT Name FROM Account", "INVALID_FIELD"),
+        ("SELECT Id FROM Account ORDER BY Name", "INVALID_FIELD"),
+        ("SELECT Id, Nope__c FROM Account", "INVALID_FIELD"),
+        ("SELECT Id FROM Nowhere", "INVALID_TYPE"),
+        ("SELECT Id FROM", "MALFORMED_QUERY"),
+    ] {
+        let err = c
+            .create(
+                "PushTopic",
+                &json!({"Name": "Bad", "Query": query, "ApiVersion": 66.0}),
+            )
+            .await
+            .expect_err(query);
+        assert_eq!(err.error_code(), Some(code), "{query}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn change_events_carry_header_fields_and_share_a_transaction_key() {
+    let h = common::start(true).await;
+    let c = common::client(&h);
+    select_cdc(&h, &["Account"]).await;
+    let outcomes = c
+        .create_many(
+            "Account",
+            &[json!({"Name": "A1"}), json!({"Name": "A2"})],
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<String> = outcomes.iter().map(|o| format!("{o:?}")).collect();
+    assert_eq!(ids.len(), 2);
+    let store = Arc::new(MemoryReplayStore::default());
+    let (mut rx, task) = spawn(&c, &["/data/ChangeEvents"], store.clone());
+    let first = recv(&mut rx).await;
+    let second = recv(&mut rx).await;
+    let (_, a) = change(&first);
+    let (_, b) = change(&second);
+    assert_eq!(a.header.change_type, ChangeType::Create);
+    assert_eq!(a.header.entity_name, "Account");
+    assert_eq!(a.header.transaction_key, b.header.transaction_key);
+    assert_eq!((a.header.sequence_number, b.header.sequence_number), (1, 2));
+    assert_eq!(a.fields["Name"], "A1");
+    assert!(a.header.changed_fields.contains(&"Name".to_string()));
+    let id = a.header.record_ids[0].clone();
+    let rid = forcebridge_salesforce::RecordId::parse(&id).unwrap();
+    c.update("Account", &rid, &json!({"Name": "A1 renamed", "Phone": "1"}))
+        .await
+        .unwrap();
+    let upd = recv(&mut rx).await;
+    let (_, u) = change(&upd);
+    assert_eq!(u.header.change_type, ChangeType::Update);
+    assert_ne!(u.header.transaction_key, a.header.transaction_key);
+    let mut changed = u.header.changed_fields.clone();
+    changed.sort();
+    assert_eq!(changed, ["LastModifiedDate", "Name", "Phone"]);
+    assert_eq!(u.fields["Name"], "A1 renamed");
+    c.delete("Account", &rid).await.unwrap();
+    assert_eq!(
+        change(&recv(&mut rx).await).1.header.change_type,
+        ChangeType::Delete
+    );
+    undelete(&h, &id).await;
+    assert_eq!(
+        change(&recv(&mut rx).await).1.header.change_type,
+        ChangeType::Undelete
+    );
+    task.abort();
+}
+
+fn replay(item: &StreamItem) -> i64 {
+    match &item.event().expect("event").replay_id {
+        ReplayId::Cometd(n) => *n,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_new_subscriber_resumes_from_the_stored_replay_id_missing_and_repeating_nothing() {
+    let h = common::start(true).await;
+    let c = common::client(&h);
+    select_cdc(&h, &["Contact"]).await;
+    for i in 0..4 {
+        c.create("Contact", &json!({"LastName": format!("C{i}")}))
+            .await
+            .unwrap();
+    }
+    let store = Arc::new(MemoryReplayStore::default());
+    let mut first = c
+        .cometd_subscriber(&["/data/ContactChangeEvent"], store.clone())
+        .start_at(StartAt::Earliest);
+    let one = first.next().await.unwrap();
+    let two = first.next().await.unwrap();
+    // Asking for a third item saves the second one's id; the process then "crashes" while the
+    // caller works on the third, which it never finished.
+    let third = first.next().await.unwrap();
+    drop(first);
+    assert_eq!(
+        store.get("/data/ContactChangeEvent"),
+        Some(ReplayId::Cometd(replay(&two)))
+    );
+    c.create("Contact", &json!({"LastName": "C4"})).await.unwrap();
+
+    let mut again = c.cometd_subscriber(&["/data/ContactChangeEvent"], store.clone());
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        let item = again.next().await.unwrap();
+        names.push(change(&item).1.fields["LastName"].as_str().unwrap().to_string());
+    }
+    assert_eq!(change(&one).1.fields["LastName"], "C0");
+    assert_eq!(change(&third).1.fields["LastName"], "C2");
+    assert_eq!(names, ["C2", "C3", "C4"]);
+}
+
+#[tokio::test]
+async fn the_subscriber_recovers_from_each_stream_fault() {
+    let h = common::start(true).await;
+    let (c, tokens) = common::client_with(&h, common::password_credentials(&h));
+    select_cdc(&h, &["Lead"]).await;
+    let store = Arc::new(MemoryReplayStore::default());
+    let (mut rx, task) = spawn(&c, &["/data/LeadChangeEvent"], store.clone());
+    let lead = |n: &str| json!({"LastName": n, "Company": "Acme"});
+
+    c.create("Lead", &lead("before")).await.unwrap();
+    assert_eq!(change(&recv(&mut rx).await).1.fields["LastName"], "before");
+
+    // The connection is dropped: the subscriber re-handshakes and resumes.
+    let (status, _) = common::control(&h, Method::POST, "streams/drop", json!({})).await;
+    assert_eq!(status, 200);
+    c.create("Lead", &lead("after drop")).await.unwrap();
+    assert_eq!(change(&recv(&mut rx).await).1.fields["LastName"], "after drop");
+
+    // The session expires: the subscriber signs in again and resumes.
+    let saves = tokens.saves();
+    let (status, body) = common::control(&h, Method::POST, "streams/expire-sessions", json!({})).await;
+    assert_eq!((status, body["expired"].as_u64()), (200, Some(1)));
+    c.create("Lead", &lead("after expiry")).await.unwrap();
+    assert_eq!(change(&recv(&mut rx).await).1.fields["LastName"], "after expiry");
+    assert!(tokens.saves() > saves, "the session was renewed");
+
+    // Gap and overflow events arrive as typed items.
+    let (status, _) = common::control(
+        &h,
+        Method::POST,
+        "streams/gap",
+        json!({"object": "Lead", "recordIds": ["00Q000000000001AAA"], "changeType": "GAP_UPDATE"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(matches!(recv(&mut rx).await, StreamItem::Gap(_)));
+    common::control(
+        &h,
+        Method::POST,
+        "streams/gap",
+        json!({"object": "Lead", "changeType": "GAP_OVERFLOW"}),
+    )
+    .await;
+    assert!(matches!(recv(&mut rx).await, StreamItem::Overflow(_)));
+    task.abort();
+
+    // Retention passes while no subscriber runs: resuming reports the loss, then carries on.
+    c.create("Lead", &lead("lost")).await.unwrap();
+    let (status, _) = common::control(&h, Method::POST, "streams/age-out", json!({})).await;
+    assert_eq!(status, 200);
+    c.create("Lead", &lead("kept")).await.unwrap();
+    let mut sub = c.cometd_subscriber(&["/data/LeadChangeEvent"], store.clone());
+    let lost = tokio::time::timeout(HANG, sub.next()).await.unwrap().unwrap();
+    assert!(matches!(lost, StreamItem::ReplayLost { .. }), "{lost:?}");
+    let kept = tokio::time::timeout(HANG, sub.next()).await.unwrap().unwrap();
+    assert_eq!(change(&kept).1.fields["LastName"], "kept");
+}
