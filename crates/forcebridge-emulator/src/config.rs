@@ -39,6 +39,8 @@ pub struct EmulatorConfig {
     pub security_token: String,
     /// Daily API request allocation (`DailyApiRequests.Max`).
     pub daily_api_requests: u64,
+    /// Port of the Pub/Sub API (gRPC), on the same address; 0 picks a free port.
+    pub pubsub_port: u16,
 }
 
 impl Default for EmulatorConfig {
@@ -54,6 +56,7 @@ impl Default for EmulatorConfig {
             password: DEFAULT_PASSWORD.to_string(),
             security_token: DEFAULT_SECURITY_TOKEN.to_string(),
             daily_api_requests: 100_000,
+            pubsub_port: 0,
         }
     }
 }

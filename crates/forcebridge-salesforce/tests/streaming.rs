@@ -317,3 +317,173 @@ async fn the_subscriber_recovers_from_each_stream_fault() {
     let kept = tokio::time::timeout(HANG, sub.next()).await.unwrap().unwrap();
     assert_eq!(change(&kept).1.fields["LastName"], "kept");
 }
+
+// ---- Pub/Sub API -------------------------------------------------------------------------
+
+fn pubsub(
+    c: &Client,
+    h: &EmulatorHandle,
+    topic: &str,
+    store: Arc<MemoryReplayStore>,
+) -> forcebridge_salesforce::stream::pubsub::PubSubSubscriber {
+    c.pubsub_subscriber(&h.pubsub_endpoint(), topic, store)
+        .start_at(StartAt::Earliest)
+}
+
+async fn next(s: &mut forcebridge_salesforce::stream::pubsub::PubSubSubscriber) -> StreamItem {
+    tokio::time::timeout(HANG, s.next())
+        .await
+        .expect("an item arrives")
+        .expect("no error")
+}
+
+#[tokio::test]
+async fn pubsub_delivers_avro_change_events_with_decoded_bitmaps() {
+    let h = common::start(true).await;
+    let c = common::client(&h);
+    select_cdc(&h, &["Account"]).await;
+    let id = c
+        .create(
+            "Account",
+            &json!({"Name": "Avro", "Industry": "Banking", "NumberOfEmployees": 5}),
+        )
+        .await
+        .unwrap();
+    c.update("Account", &id, &json!({"Name": "Avro 2", "Industry": null}))
+        .await
+        .unwrap();
+    c.delete("Account", &id).await.unwrap();
+    undelete(&h, id.as_str()).await;
+
+    let store = Arc::new(MemoryReplayStore::default());
+    let mut s = pubsub(&c, &h, "/data/AccountChangeEvent", store.clone());
+    let created = next(&mut s).await;
+    let (_, ev) = change(&created);
+    assert_eq!(ev.header.change_type, ChangeType::Create);
+    assert_eq!(ev.header.entity_name, "Account");
+    assert_eq!(ev.header.record_ids, [id.as_str()]);
+    assert_eq!(ev.fields["Name"], "Avro");
+    assert_eq!(ev.fields["NumberOfEmployees"], 5);
+    assert!(
+        ev.fields["CreatedDate"].is_i64(),
+        "datetimes are epoch milliseconds"
+    );
+    assert!(ev.header.changed_fields.contains(&"Industry".to_string()));
+
+    let updated = next(&mut s).await;
+    let (_, ev) = change(&updated);
+    assert_eq!(ev.header.change_type, ChangeType::Update);
+    let mut changed = ev.header.changed_fields.clone();
+    changed.sort();
+    assert_eq!(changed, ["Industry", "LastModifiedDate", "Name"]);
+    assert_eq!(ev.header.nulled_fields, ["Industry"]);
+    assert_eq!(ev.fields["Name"], "Avro 2");
+    assert!(
+        !ev.fields.contains_key("NumberOfEmployees"),
+        "unchanged fields are null"
+    );
+
+    assert_eq!(
+        change(&next(&mut s).await).1.header.change_type,
+        ChangeType::Delete
+    );
+    assert_eq!(
+        change(&next(&mut s).await).1.header.change_type,
+        ChangeType::Undelete
+    );
+    assert_eq!(s.schema_fetches(), 1, "one schema fetch per schema id");
+}
+
+#[tokio::test]
+async fn pubsub_resumes_from_the_stored_replay_id_and_recovers_from_faults() {
+    let h = common::start(true).await;
+    let (c, tokens) = common::client_with(&h, common::password_credentials(&h));
+    select_cdc(&h, &["Contact"]).await;
+    for i in 0..3 {
+        c.create("Contact", &json!({"LastName": format!("P{i}")}))
+            .await
+            .unwrap();
+    }
+    let store = Arc::new(MemoryReplayStore::default());
+    let mut first = pubsub(&c, &h, "/data/ChangeEvents", store.clone());
+    next(&mut first).await;
+    let second = next(&mut first).await;
+    let _unfinished = next(&mut first).await;
+    drop(first);
+    assert_eq!(
+        store.get("/data/ChangeEvents"),
+        Some(second.event().unwrap().replay_id.clone())
+    );
+
+    let mut s = pubsub(&c, &h, "/data/ChangeEvents", store.clone());
+    let last_name = |i: &StreamItem| change(i).1.fields["LastName"].as_str().unwrap().to_string();
+    assert_eq!(last_name(&next(&mut s).await), "P2");
+
+    // Dropped stream: reopened from the stored replay id.
+    let (status, _) = common::control(&h, Method::POST, "streams/drop", json!({})).await;
+    assert_eq!(status, 200);
+    c.create("Contact", &json!({"LastName": "P3"})).await.unwrap();
+    assert_eq!(last_name(&next(&mut s).await), "P3");
+    assert!(s.subscriptions() >= 2);
+
+    // Expired session: renewed once, then resumed.
+    let saves = tokens.saves();
+    common::control(&h, Method::POST, "sessions/expire", json!({})).await;
+    c.create("Contact", &json!({"LastName": "P4"})).await.unwrap();
+    assert_eq!(last_name(&next(&mut s).await), "P4");
+    assert!(tokens.saves() > saves);
+
+    // Gap and overflow events are typed items.
+    common::control(
+        &h,
+        Method::POST,
+        "streams/gap",
+        json!({"object": "Contact", "changeType": "GAP_CREATE", "recordIds": ["003000000000001AAA"]}),
+    )
+    .await;
+    assert!(matches!(next(&mut s).await, StreamItem::Gap(_)));
+    common::control(
+        &h,
+        Method::POST,
+        "streams/gap",
+        json!({"object": "Contact", "changeType": "GAP_OVERFLOW"}),
+    )
+    .await;
+    assert!(matches!(next(&mut s).await, StreamItem::Overflow(_)));
+    drop(s);
+
+    // Retention passes: the subscriber reports the loss and starts from what is retained.
+    c.create("Contact", &json!({"LastName": "lost"})).await.unwrap();
+    common::control(&h, Method::POST, "streams/age-out", json!({})).await;
+    c.create("Contact", &json!({"LastName": "kept"})).await.unwrap();
+    let mut s = pubsub(&c, &h, "/data/ChangeEvents", store.clone());
+    assert!(matches!(next(&mut s).await, StreamItem::ReplayLost { .. }));
+    assert_eq!(last_name(&next(&mut s).await), "kept");
+}
+
+#[tokio::test]
+async fn pubsub_refuses_unknown_topics_and_bad_credentials() {
+    let h = common::start(true).await;
+    let c = common::client(&h);
+    let store = Arc::new(MemoryReplayStore::default());
+    // Contact is not selected for Change Data Capture.
+    let mut s = c.pubsub_subscriber(&h.pubsub_endpoint(), "/data/ContactChangeEvent", store.clone());
+    let err = tokio::time::timeout(HANG, s.next())
+        .await
+        .unwrap()
+        .expect_err("unknown topic");
+    assert_eq!(
+        err.kind(),
+        forcebridge_salesforce::ErrorKind::InvalidInput,
+        "{err}"
+    );
+    select_cdc(&h, &["Contact"]).await;
+    let mut s = c
+        .pubsub_subscriber(&h.pubsub_endpoint(), "/data/ContactChangeEvent", store)
+        .tenant_id("00D000000000000AAA");
+    let err = tokio::time::timeout(HANG, s.next())
+        .await
+        .unwrap()
+        .expect_err("wrong tenant");
+    assert!(err.to_string().contains("Unauthenticated"), "{err}");
+}

@@ -43,6 +43,10 @@ pub struct Args {
     /// Daily API request allocation (`DailyApiRequests.Max`, the M of `api-usage=N/M`).
     #[arg(long, env = "FORCEBRIDGE_EMULATOR_DAILY_API_REQUESTS", default_value_t = EmulatorConfig::default().daily_api_requests)]
     daily_api_requests: u64,
+    /// Port of the Pub/Sub API (gRPC) on the same address (0 picks a free port; the ready line
+    /// says which).
+    #[arg(long, env = "FORCEBRIDGE_EMULATOR_PUBSUB_PORT", default_value_t = 0)]
+    pubsub_port: u16,
 }
 
 /// Runs until Ctrl-C or SIGTERM, then stops cleanly (the state file is written last).
@@ -58,6 +62,7 @@ pub async fn run(args: Args) -> Result<()> {
         password: args.password,
         security_token: args.security_token,
         daily_api_requests: args.daily_api_requests,
+        pubsub_port: args.pubsub_port,
     };
     let handle = forcebridge_emulator::Emulator::start(config)
         .await

@@ -68,6 +68,19 @@ impl Streams {
         self.kick.notify_waiters();
     }
 
+    /// Resolves once the emulator is stopping.
+    pub async fn closed(&self) {
+        loop {
+            let kicked = self.kick.notified();
+            tokio::pin!(kicked);
+            kicked.as_mut().enable();
+            if self.is_closing() {
+                return;
+            }
+            kicked.await;
+        }
+    }
+
     /// Whether the emulator is stopping.
     pub fn is_closing(&self) -> bool {
         self.closing.load(std::sync::atomic::Ordering::SeqCst)
