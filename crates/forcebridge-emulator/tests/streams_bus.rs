@@ -147,3 +147,109 @@ async fn the_log_and_selection_survive_a_restart() {
     assert_eq!(all[0], first[0]);
     assert!(all[1].replay_id > all[0].replay_id);
 }
+
+#[tokio::test]
+async fn tooling_selects_objects_for_change_data_capture_and_creates_push_topics() {
+    let app = common::spawn().await;
+    let (s, body) = app
+        .post(
+            "tooling/sobjects/PlatformEventChannelMember",
+            json!({"FullName": "ChangeEvents_LeadChangeEvent",
+                   "Metadata": {"eventChannel": "ChangeEvents", "selectedEntity": "LeadChangeEvent"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let member = body["id"].as_str().unwrap().to_string();
+    assert!(app.handle.state().org_read().events.cdc_entities.contains("Lead"));
+    let (s, body) = app
+        .post(
+            "tooling/sobjects/PlatformEventChannelMember",
+            json!({"Metadata": {"eventChannel": "ChangeEvents", "selectedEntity": "NopeChangeEvent"}}),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    let (s, _) = app
+        .delete(&format!("tooling/sobjects/PlatformEventChannelMember/{member}"))
+        .await;
+    assert_eq!(s, 204);
+    assert!(app.handle.state().org_read().events.cdc_entities.is_empty());
+
+    let (s, body) = app
+        .post(
+            "tooling/sobjects/PushTopic",
+            json!({"Name": "Leads", "Query": "SELECT Id, Company FROM Lead", "ApiVersion": 66.0}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = app
+        .query("SELECT Name, NotifyForFields, IsActive FROM PushTopic")
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["records"][0]["NotifyForFields"], "Referenced");
+    assert_eq!(body["records"][0]["IsActive"], true);
+}
+
+#[tokio::test]
+async fn bayeux_refusals_tell_clients_to_handshake_again() {
+    let app = common::spawn().await;
+    let cometd = app.handle.cometd_url();
+    assert!(app.handle.connection_info()["pubsub_endpoint"].is_string());
+    let post = |token: Option<&str>, body: serde_json::Value| {
+        let mut r = app.client.post(&cometd).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        async move {
+            let resp = r.send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let denied = post(
+        Some("not-a-session"),
+        json!([{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}]),
+    )
+    .await;
+    assert_eq!(denied[0]["successful"], false);
+    assert_eq!(denied[0]["error"], "403::Handshake denied");
+    assert_eq!(
+        denied[0]["ext"]["sfdc"]["failureReason"],
+        "401::Authentication invalid"
+    );
+
+    let token = app.token.clone().unwrap();
+    let unknown = post(
+        Some(&token),
+        json!([{"channel": "/meta/connect", "clientId": "nobody", "connectionType": "long-polling"}]),
+    )
+    .await;
+    assert_eq!(unknown[0]["error"], "403::Unknown client");
+    assert_eq!(unknown[0]["advice"]["reconnect"], "handshake");
+
+    let hs = post(
+        Some(&token),
+        json!([{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"], "ext": {"replay": true}}]),
+    )
+    .await;
+    let client_id = hs[0]["clientId"].as_str().unwrap().to_string();
+    assert_eq!(hs[0]["ext"]["replay"], true);
+    let bad_replay = post(
+        Some(&token),
+        json!([{"channel": "/meta/subscribe", "clientId": client_id, "subscription": "/data/ChangeEvents",
+                "ext": {"replay": {"/data/ChangeEvents": 999}}}]),
+    )
+    .await;
+    assert_eq!(
+        bad_replay[0]["error"],
+        "400::The replayId {999} you provided was invalid. Please provide a valid ID, -2 to replay all events, or -1 to replay only new events."
+    );
+    // The first connect answers at once when asked to (advice timeout 0), with Salesforce's advice.
+    let connected = post(
+        Some(&token),
+        json!([{"channel": "/meta/connect", "clientId": client_id, "connectionType": "long-polling", "advice": {"timeout": 0}}]),
+    )
+    .await;
+    assert_eq!(connected[0]["successful"], true);
+    assert_eq!(connected[0]["advice"]["timeout"], 110000);
+    assert_eq!(connected[0]["advice"]["reconnect"], "retry");
+}

@@ -154,6 +154,9 @@ pub struct EventBus {
     /// Objects selected for Change Data Capture (canonical names), as Setup or a
     /// `PlatformEventChannelMember` of the `ChangeEvents` channel selects them.
     pub cdc_entities: BTreeSet<String>,
+    /// `PlatformEventChannelMember` records made through the Tooling API: id → object.
+    #[serde(default)]
+    pub cdc_members: std::collections::BTreeMap<String, String>,
     #[serde(skip)]
     signal: Signal,
 }
@@ -166,6 +169,7 @@ impl Default for EventBus {
             floor: 0,
             events: VecDeque::new(),
             cdc_entities: BTreeSet::new(),
+            cdc_members: Default::default(),
             signal: Signal::default(),
         }
     }

@@ -11,6 +11,7 @@
 
 pub mod cdc;
 pub mod cometd;
+pub mod tooling;
 pub mod topic;
 
 use std::collections::HashMap;
@@ -89,9 +90,29 @@ impl Streams {
 
 /// Routes of the Streaming API.
 pub fn router() -> axum::Router<crate::app::SharedState> {
-    use axum::routing::post;
-    axum::Router::new()
+    use axum::routing::{delete, post};
+    let mut r = axum::Router::new()
         .route("/cometd/{version}", post(cometd::handle))
         .route("/cometd/{version}/", post(cometd::handle))
-        .route("/cometd/{version}/{*kind}", post(cometd::handle_typed))
+        .route("/cometd/{version}/{*kind}", post(cometd::handle_typed));
+    // One set per served version, as the Tooling API's own routes are.
+    let latest: u32 = crate::config::LATEST_API_VERSION
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(crate::rest::OLDEST_API_VERSION);
+    for v in crate::rest::OLDEST_API_VERSION..=latest {
+        let p = format!("/services/data/v{v}.0/tooling/sobjects");
+        r = r
+            .route(
+                &format!("{p}/PlatformEventChannelMember"),
+                post(tooling::create_member),
+            )
+            .route(
+                &format!("{p}/PlatformEventChannelMember/{{id}}"),
+                delete(tooling::delete_member),
+            )
+            .route(&format!("{p}/PushTopic"), post(tooling::create_push_topic));
+    }
+    r
 }
