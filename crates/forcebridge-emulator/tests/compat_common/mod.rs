@@ -4,6 +4,7 @@
 //!
 //! Invariant: without `FORCEBRIDGE_COMPAT_PYTHON` a compat test passes with a loud `SKIPPED` line,
 //! except when `CI` is set, where a skipped compatibility test is a failure (CI must run them).
+#![allow(dead_code)] // each compat test uses some of these
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,4 +66,51 @@ pub fn transcript(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// The Node binary of compat/streaming (Node 22 and jsforce 3 pinned there, installed by its
+/// setup.sh, which scripts/test runs), or `None` (after printing why) when the test must be
+/// skipped.
+///
+/// # Panics
+/// When `FORCEBRIDGE_COMPAT_NODE` is unset and `CI` is set: CI must run the compatibility tests.
+pub fn node_or_skip(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("FORCEBRIDGE_COMPAT_NODE") {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => {
+            let msg = format!(
+                "SKIPPED {test}: FORCEBRIDGE_COMPAT_NODE is not set. Run scripts/test, which runs \
+                 compat/streaming/setup.sh (Node 22 and jsforce 3 from the npm registry) and sets it"
+            );
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{msg} (CI is set, so this is a failure)"
+            );
+            let bar = "!".repeat(100);
+            let _ = writeln!(std::io::stderr(), "\n{bar}\n!!! {msg}\n{bar}\n");
+            None
+        }
+    }
+}
+
+/// Runs `program script args...` with extra environment variables, as [`run_python`] does.
+pub async fn run_program(
+    program: &Path,
+    script_name: &str,
+    args: &[String],
+    env: &[(&str, String)],
+    limit: Duration,
+) -> Output {
+    let path = script(script_name);
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.arg(&path).args(args).kill_on_drop(true);
+    cmd.env("PYTHONUNBUFFERED", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    match tokio::time::timeout(limit, cmd.output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => panic!("cannot run {} {}: {e}", program.display(), path.display()),
+        Err(_) => panic!("{} did not finish within {limit:?}", path.display()),
+    }
 }
