@@ -292,6 +292,8 @@ impl Subscription {
         let now = chrono::Utc::now().timestamp_millis();
         let mut events = Vec::new();
         let mut last = self.cursor;
+        // Schemas are compiled (or checked against the cache) once per object per batch.
+        let mut schemas: HashMap<String, Option<Arc<avro::Compiled>>> = HashMap::new();
         for e in org.events.after(self.cursor, CHANGE_EVENT_RETENTION_HOURS, now) {
             if i32::try_from(events.len()).unwrap_or(i32::MAX) >= self.pending {
                 break;
@@ -300,7 +302,10 @@ impl Subscription {
             if !self.target.carries(&org, &e.entity) {
                 continue;
             }
-            let Some(compiled) = self.service.compiled(&org, &e.entity) else {
+            let compiled = schemas
+                .entry(e.entity.clone())
+                .or_insert_with(|| self.service.compiled(&org, &e.entity));
+            let Some(compiled) = compiled.clone() else {
                 continue;
             };
             match avro::encode(&compiled, e) {
