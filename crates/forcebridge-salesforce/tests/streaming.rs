@@ -485,5 +485,5 @@ async fn pubsub_refuses_unknown_topics_and_bad_credentials() {
         .await
         .unwrap()
         .expect_err("wrong tenant");
-    assert!(err.to_string().contains("Unauthenticated"), "{err}");
+    assert_eq!(err.kind(), forcebridge_salesforce::ErrorKind::Auth, "{err}");
 }

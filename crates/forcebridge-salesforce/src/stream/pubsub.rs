@@ -79,6 +79,9 @@ pub struct PubSubSubscriber {
     from_earliest: bool,
     schema_fetches: u64,
     subscriptions: u64,
+    /// Whether the session was renewed since the last successful read (a second refusal then
+    /// means the credentials, not the session, are wrong).
+    renewed: bool,
 }
 
 impl Client {
@@ -107,6 +110,7 @@ impl Client {
             from_earliest: false,
             schema_fetches: 0,
             subscriptions: 0,
+            renewed: false,
         }
     }
 }
@@ -363,8 +367,23 @@ impl PubSubSubscriber {
     async fn on_status(&mut self, context: &str, status: tonic::Status) -> Retry {
         let err = grpc_error(context, &status);
         match status.code() {
+            tonic::Code::Unauthenticated if self.renewed => Retry::Never(Error::Api {
+                status: 401,
+                errors: vec![crate::error::ApiErrorDetail {
+                    error_code: "INVALID_SESSION_ID".into(),
+                    message: format!(
+                        "the pub/sub api refused a fresh session ({}); check the org id (tenantid) and the user's access",
+                        status.message()
+                    ),
+                    fields: Vec::new(),
+                }],
+                retry_after: None,
+            }),
             tonic::Code::Unauthenticated => match self.renew().await {
-                Ok(()) => Retry::After(err),
+                Ok(()) => {
+                    self.renewed = true;
+                    Retry::After(err)
+                }
                 Err(e) => Retry::Never(e),
             },
             tonic::Code::InvalidArgument if error_code(&status).contains("replayid") => {
@@ -453,6 +472,7 @@ impl PubSubSubscriber {
             }
             Err(status) => return Err(self.on_status("subscribe", status).await),
         };
+        self.renewed = false;
         let n = i32::try_from(resp.events.len()).unwrap_or(i32::MAX);
         for ce in resp.events {
             let Some(event) = ce.event else { continue };
