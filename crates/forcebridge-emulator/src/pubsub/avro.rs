@@ -124,6 +124,19 @@ pub fn compile(def: &ObjectDef) -> Result<Compiled, String> {
     })
 }
 
+/// A datum writer for `c` (resolving the schema once, for many events).
+///
+/// # Errors
+/// A message when the schema cannot be resolved (a bug, reported rather than panicking).
+pub fn writer(c: &Compiled) -> Result<apache_avro::writer::datum::GenericDatumWriter<'_>, String> {
+    // Datums are built from the schema itself (every field, in order, of its declared type), so
+    // checking each one against the schema again is work for nothing.
+    apache_avro::writer::datum::GenericDatumWriter::builder(&c.schema)
+        .validate(false)
+        .build()
+        .map_err(|e| format!("change event schema: {e}"))
+}
+
 /// The bitmap Salesforce sends for a set of schema positions: `0x` and the hexadecimal digits of
 /// a number whose bit `i` (from the least significant) stands for field `i` of the schema.
 pub fn bitmap(positions: impl IntoIterator<Item = usize>) -> Option<String> {
@@ -172,7 +185,11 @@ fn typed(t: FieldType, v: &Value) -> apache_avro::types::Value {
 ///
 /// # Errors
 /// A message when the datum does not fit the schema (a bug, reported rather than panicking).
-pub fn encode(c: &Compiled, e: &crate::events::BusEvent) -> Result<Vec<u8>, String> {
+pub fn encode(
+    c: &Compiled,
+    writer: &apache_avro::writer::datum::GenericDatumWriter<'_>,
+    e: &crate::events::BusEvent,
+) -> Result<Vec<u8>, String> {
     use crate::events::ChangeType as C;
     use apache_avro::types::Value as A;
     let position = |name: &str| c.fields.iter().position(|(n, _)| n == name).map(|i| i + 1);
@@ -226,9 +243,8 @@ pub fn encode(c: &Compiled, e: &crate::events::BusEvent) -> Result<Vec<u8>, Stri
         };
         fields.push((name.clone(), value));
     }
-    apache_avro::writer::datum::GenericDatumWriter::builder(&c.schema)
-        .build()
-        .and_then(|w| w.write_value_to_vec(A::Record(fields)))
+    writer
+        .write_value_to_vec(A::Record(fields))
         .map_err(|err| format!("change event datum of {}: {err}", e.entity))
 }
 

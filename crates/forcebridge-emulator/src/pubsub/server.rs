@@ -27,6 +27,8 @@ pub async fn serve(
             () = state.streams.closed() => return,
         };
         let Ok((tcp, _)) = accepted else { continue };
+        // Small FetchRequests and responses go out at once (no Nagle delay against delayed ACKs).
+        let _ = tcp.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
         let acceptor = acceptor.clone();
         let builder = builder.clone();

@@ -290,12 +290,13 @@ impl Subscription {
             return Step::Wait(org.events.watch());
         }
         let now = chrono::Utc::now().timestamp_millis();
-        let mut events = Vec::new();
         let mut last = self.cursor;
-        // Schemas are compiled (or checked against the cache) once per object per batch.
+        // Schemas are compiled (or checked against the cache) once per object per batch, and
+        // each object's datum writer is made once per batch.
         let mut schemas: HashMap<String, Option<Arc<avro::Compiled>>> = HashMap::new();
+        let mut picked = Vec::new();
         for e in org.events.after(self.cursor, CHANGE_EVENT_RETENTION_HOURS, now) {
-            if i32::try_from(events.len()).unwrap_or(i32::MAX) >= self.pending {
+            if i32::try_from(picked.len()).unwrap_or(i32::MAX) >= self.pending {
                 break;
             }
             last = e.replay_id;
@@ -305,10 +306,27 @@ impl Subscription {
             let compiled = schemas
                 .entry(e.entity.clone())
                 .or_insert_with(|| self.service.compiled(&org, &e.entity));
-            let Some(compiled) = compiled.clone() else {
+            if compiled.is_some() {
+                picked.push(e.clone());
+            }
+        }
+        let mut writers = HashMap::new();
+        let mut events = Vec::with_capacity(picked.len());
+        for e in &picked {
+            let Some(Some(compiled)) = schemas.get(&e.entity) else {
                 continue;
             };
-            match avro::encode(&compiled, e) {
+            let writer = match writers.entry(e.entity.clone()) {
+                std::collections::hash_map::Entry::Occupied(w) => w.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => match avro::writer(compiled) {
+                    Ok(w) => slot.insert(w),
+                    Err(m) => {
+                        tracing::warn!("cannot encode change events: {m}");
+                        continue;
+                    }
+                },
+            };
+            match avro::encode(compiled, writer, e) {
                 Ok(payload) => events.push(ConsumerEvent {
                     event: Some(ProducerEvent {
                         id: uuid::Uuid::new_v4().to_string(),

@@ -149,12 +149,14 @@ fn handshake(state: &AppState, token: Option<&str>, m: &Map<String, Value>) -> R
             .with("advice", json!({"reconnect": "none"}));
     };
     let client_id = uuid::Uuid::new_v4().simple().to_string();
+    state.streams.forget_idle();
     state.streams.clients().insert(
         client_id.clone(),
         Client {
             access_token: session.access_token,
             user: session.user_id,
             subscriptions: Default::default(),
+            last_seen: std::time::Instant::now(),
         },
     );
     reply_to(m, true)
@@ -177,7 +179,11 @@ fn client_of(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let Some(mut client) = state.streams.clients().get(&id).cloned() else {
+    let found = state.streams.clients().get_mut(&id).map(|c| {
+        c.last_seen = std::time::Instant::now();
+        c.clone()
+    });
+    let Some(mut client) = found else {
         return Err(reply_to(m, false)
             .with_error("403::Unknown client")
             .with("advice", advice_handshake()));

@@ -28,7 +28,14 @@ pub struct Client {
     pub user: SfId,
     /// Subscribed channels and the replay id each has delivered up to.
     pub subscriptions: IndexMap<String, u64>,
+    /// When the client last sent a message: a client silent for [`CLIENT_IDLE`] is forgotten.
+    pub last_seen: std::time::Instant,
 }
+
+/// How long a CometD client may send nothing before the server forgets it (Salesforce drops a
+/// client that has not reconnected within about 40 seconds of its last long poll; the emulator
+/// is more lenient, so a paused debugger does not lose its subscription).
+pub const CLIENT_IDLE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Runtime state of the streaming APIs: CometD clients and the switches faults flip.
 #[derive(Debug, Default)]
@@ -47,6 +54,11 @@ impl Streams {
     /// The CometD clients.
     pub fn clients(&self) -> MutexGuard<'_, HashMap<String, Client>> {
         self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets clients silent for longer than [`CLIENT_IDLE`].
+    pub fn forget_idle(&self) {
+        self.clients().retain(|_, c| c.last_seen.elapsed() < CLIENT_IDLE);
     }
 
     /// Forgets every CometD client and ends every Pub/Sub stream (a control-API fault); returns

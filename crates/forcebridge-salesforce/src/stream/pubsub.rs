@@ -474,11 +474,38 @@ impl PubSubSubscriber {
         };
         self.renewed = false;
         let n = i32::try_from(resp.events.len()).unwrap_or(i32::MAX);
+        // Schemas first (fetched once per id), then one datum reader per schema for the batch.
+        let mut decoders: HashMap<String, Arc<Decoder>> = HashMap::new();
+        for ce in &resp.events {
+            if let Some(event) = &ce.event
+                && !decoders.contains_key(&event.schema_id)
+            {
+                let d = self.decoder(&event.schema_id).await.map_err(Retry::Never)?;
+                decoders.insert(event.schema_id.clone(), d);
+            }
+        }
+        let mut readers = HashMap::new();
         for ce in resp.events {
             let Some(event) = ce.event else { continue };
-            let decoder = self.decoder(&event.schema_id).await.map_err(Retry::Never)?;
-            let item =
-                decode_event(&decoder, &self.topic, ce.replay_id, &event.payload).map_err(Retry::Never)?;
+            let Some(decoder) = decoders.get(&event.schema_id) else {
+                continue;
+            };
+            let reader = match readers.entry(event.schema_id.clone()) {
+                std::collections::hash_map::Entry::Occupied(r) => r.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    let r = apache_avro::reader::datum::GenericDatumReader::builder(&decoder.schema)
+                        .build()
+                        .map_err(|e| {
+                            Retry::Never(Error::Decode {
+                                context: "avro reader".into(),
+                                reason: e.to_string(),
+                            })
+                        })?;
+                    slot.insert(r)
+                }
+            };
+            let item = decode_event(decoder, reader, &self.topic, ce.replay_id, &event.payload)
+                .map_err(Retry::Never)?;
             self.buffer.push_back(item);
         }
         self.outstanding -= n;
@@ -535,13 +562,13 @@ enum Retry {
     Never(Error),
 }
 
-fn decode_event(d: &Decoder, topic: &str, replay_id: Vec<u8>, payload: &[u8]) -> Result<StreamItem> {
-    let reader = apache_avro::reader::datum::GenericDatumReader::builder(&d.schema)
-        .build()
-        .map_err(|e| Error::Decode {
-            context: "avro reader".into(),
-            reason: e.to_string(),
-        })?;
+fn decode_event(
+    d: &Decoder,
+    reader: &apache_avro::reader::datum::GenericDatumReader<'_>,
+    topic: &str,
+    replay_id: Vec<u8>,
+    payload: &[u8],
+) -> Result<StreamItem> {
     let value = reader.read_value(&mut &payload[..]).map_err(|e| Error::Decode {
         context: format!("change event on {topic}"),
         reason: e.to_string(),
