@@ -127,6 +127,44 @@ async fn every_write_path_publishes_in_commit_order() {
 }
 
 #[tokio::test]
+async fn an_update_that_changes_nothing_but_stamps_publishes_nothing() {
+    let app = common::spawn().await;
+    select(&app, &["Opportunity"]).await;
+    let id = app
+        .create(
+            "Opportunity",
+            json!({"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2027-01-31", "Amount": 100}),
+        )
+        .await;
+    let before = events(&app).len();
+    // Same values again: only LastModifiedDate / SystemModstamp move.
+    let (s, _) = app
+        .patch(
+            &format!("sobjects/Opportunity/{id}"),
+            json!({"Name": "Deal", "Amount": 100}),
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(events(&app).len(), before);
+    let (s, _) = app
+        .patch(&format!("sobjects/Opportunity/{id}"), json!({"Amount": 200}))
+        .await;
+    assert_eq!(s, 204);
+    let all = events(&app);
+    assert_eq!(all.len(), before + 1);
+    let last = all.last().unwrap();
+    assert!(last.changed_fields.contains(&"Amount".to_string()));
+    // Calculated fields never appear among the changed fields.
+    let org = app.handle.state().org_read();
+    let def = org.schema.object("Opportunity").unwrap();
+    assert!(
+        last.changed_fields
+            .iter()
+            .all(|f| !def.fields.get(f).is_some_and(|fd| fd.calculated))
+    );
+}
+
+#[tokio::test]
 async fn the_log_and_selection_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let config = EmulatorConfig {
