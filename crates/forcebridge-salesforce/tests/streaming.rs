@@ -583,4 +583,18 @@ async fn subscribers_of_one_org_never_see_another_orgs_writes() {
         .expect("status request");
     let status: Value = resp.json().await.expect("json");
     assert_eq!(status["latestReplayId"], 2, "{status}");
+
+    // A's session cannot reach B's bus by naming B's org id on the one Pub/Sub endpoint.
+    let mut s = a
+        .pubsub_subscriber(
+            &h.pubsub_endpoint(),
+            "/data/AccountChangeEvent",
+            Arc::new(MemoryReplayStore::default()),
+        )
+        .tenant_id(second["org_id"].as_str().expect("org id"));
+    let err = tokio::time::timeout(HANG, s.next())
+        .await
+        .unwrap()
+        .expect_err("another org's tenant id");
+    assert_eq!(err.kind(), forcebridge_salesforce::ErrorKind::Auth, "{err}");
 }
