@@ -37,6 +37,8 @@ pub struct AppState {
     pub chatter: crate::chatter::Chatter,
     /// The concurrent long-running request limit (runtime only).
     pub long_running: crate::longrun::Meter,
+    /// Streaming API clients and stream faults (runtime only).
+    pub streams: crate::streaming::Streams,
 }
 
 impl AppState {
@@ -69,6 +71,7 @@ impl AppState {
             bulk: bulk_state,
             chatter: chatter_state,
             long_running: crate::longrun::Meter::default(),
+            streams: crate::streaming::Streams::default(),
         }
     }
 
@@ -123,6 +126,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::bulk::router(state.bulk.clone()))
         .merge(crate::chatter::router(state.chatter.clone()))
         .merge(crate::control::router())
+        .merge(crate::streaming::router())
         .fallback(not_found)
         .with_state(state.clone());
     Router::new()

@@ -74,6 +74,7 @@ pub fn org_for(config: &EmulatorConfig, identity: &crate::orgs::OrgIdentity) -> 
         },
         indexes: Default::default(),
         auto_numbers: Default::default(),
+        events: Default::default(),
     };
     let now = now_string();
     // The administrator creates everything, itself included: reserve its id first.

@@ -43,6 +43,8 @@ pub struct EmulatorConfig {
     pub orgs: u32,
     /// Extra host names the TLS certificate covers (`login.salesforce.com`, `*.my.salesforce.com`).
     pub hostnames: Vec<String>,
+    /// Port of the Pub/Sub API (gRPC), on the same address; 0 picks a free port.
+    pub pubsub_port: u16,
 }
 
 impl Default for EmulatorConfig {
@@ -60,6 +62,7 @@ impl Default for EmulatorConfig {
             daily_api_requests: 100_000,
             orgs: 1,
             hostnames: Vec::new(),
+            pubsub_port: 0,
         }
     }
 }

@@ -146,6 +146,7 @@ pub fn router() -> Router<SharedState> {
         )
         .route("/__emulator/apps", post(create_app))
         .route("/__emulator/users", post(create_user))
+        .merge(crate::control_streams::router())
 }
 
 /// A control API error, answered as `{"error": "..."}`.
@@ -183,6 +184,7 @@ async fn reset(State(state): State<SharedState>) -> Response {
         *org = crate::bootstrap::org_for(&state.config, &state.identity);
         *state.runtime() = Runtime::default();
     }
+    state.streams.drop_all();
     // Bulk jobs and Chatter segments belong to the org just replaced (taken after the org lock
     // is released: the jobs lock is never nested inside it).
     state.bulk.clear();
@@ -481,6 +483,8 @@ async fn expire_sessions(State(state): State<SharedState>, bytes: Bytes) -> Resp
         n
     };
     state.mark_dirty();
+    // Long polls waiting on an expired session answer now.
+    state.streams.kick.notify_waiters();
     Json(json!({ "expired": n })).into_response()
 }
 

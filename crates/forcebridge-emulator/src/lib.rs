@@ -14,8 +14,10 @@ pub mod catalog;
 pub mod chatter;
 pub mod config;
 pub mod control;
+pub mod control_streams;
 pub mod duplicates;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod index;
 pub mod longrun;
@@ -26,10 +28,12 @@ pub mod org;
 pub mod orgs;
 pub mod paths;
 pub mod persist;
+pub mod pubsub;
 pub mod rest;
 pub mod schema;
 pub mod security;
 pub mod soap;
+pub mod streaming;
 pub mod tls;
 pub mod tooling;
 pub mod validate;
@@ -65,6 +69,8 @@ pub struct EmulatorHandle {
     state: app::SharedState,
     ca_file: Option<PathBuf>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Where the Pub/Sub API (gRPC) listens.
+    pubsub_addr: std::net::SocketAddr,
     task: Option<tokio::task::JoinHandle<()>>,
     // Keeps a temporary TLS folder alive as long as the emulator runs.
     _tls_dir: Option<tls::TlsDir>,
@@ -131,6 +137,23 @@ impl Emulator {
             (None, None, None)
         };
 
+        let pubsub_bind = std::net::SocketAddr::new(config.addr.ip(), config.pubsub_port);
+        let pubsub_listener = tokio::net::TcpListener::bind(pubsub_bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: pubsub_bind,
+                source,
+            })?;
+        let pubsub_addr = pubsub_listener.local_addr().map_err(|source| StartError::Bind {
+            addr: pubsub_bind,
+            source,
+        })?;
+        tokio::spawn(pubsub::server::serve(
+            pubsub_listener,
+            acceptor.clone(),
+            registry.clone(),
+        ));
+
         let finishing = registry.clone();
         let task = tokio::spawn(async move {
             tls::serve(listener, acceptor, router, rx).await;
@@ -141,6 +164,7 @@ impl Emulator {
             state,
             ca_file,
             shutdown: Some(tx),
+            pubsub_addr,
             task: Some(task),
             _tls_dir: tls_dir,
         })
@@ -170,6 +194,21 @@ impl EmulatorHandle {
     /// The OAuth token endpoint.
     pub fn token_url(&self) -> String {
         format!("{}/services/oauth2/token", self.base_url())
+    }
+
+    /// The Pub/Sub API endpoint, `host:port` (gRPC over TLS when TLS is on, else plain HTTP/2).
+    pub fn pubsub_endpoint(&self) -> String {
+        let host = if self.pubsub_addr.ip().is_loopback() {
+            "localhost".to_string()
+        } else {
+            self.pubsub_addr.ip().to_string()
+        };
+        format!("{host}:{}", self.pubsub_addr.port())
+    }
+
+    /// The Streaming API (CometD) URL of the latest API version.
+    pub fn cometd_url(&self) -> String {
+        format!("{}/cometd/{}", self.base_url(), config::LATEST_API_VERSION)
     }
 
     /// The CA certificate (PEM) clients must trust when TLS is on.
@@ -205,6 +244,8 @@ impl EmulatorHandle {
             "username": c.username,
             "password": c.password,
             "security_token": c.security_token,
+            "pubsub_endpoint": self.pubsub_endpoint(),
+            "cometd_url": self.cometd_url(),
         });
         if let Some(ca) = &self.ca_file {
             v["ca_file"] = serde_json::Value::String(ca.display().to_string());
@@ -220,6 +261,7 @@ impl EmulatorHandle {
     }
 
     async fn stop_inner(&mut self) {
+        self.orgs.close_streams();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -231,6 +273,7 @@ impl EmulatorHandle {
 
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
+        self.orgs.close_streams();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -103,6 +103,10 @@ pub struct Org {
     /// The next number of each auto-number field, keyed `Object.Field`.
     #[serde(default)]
     pub auto_numbers: IndexMap<String, u64>,
+    /// The event bus: committed changes with replay ids, and the objects selected for Change
+    /// Data Capture (kept in the state file).
+    #[serde(default)]
+    pub events: crate::events::EventBus,
     /// Lookup indexes by field value (external ids, unique fields): a cache, never persisted.
     #[serde(skip)]
     pub indexes: crate::index::Indexes,

@@ -99,6 +99,8 @@ pub struct Orgs {
     pub template: EmulatorConfig,
     entries: RwLock<Vec<Arc<OrgEntry>>>,
     persisters: Mutex<Vec<crate::persist::Persister>>,
+    /// Set once the emulator stops, for listeners serving every org (the Pub/Sub API).
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Orgs {
@@ -111,12 +113,37 @@ impl Orgs {
             template,
             entries: RwLock::new(Vec::new()),
             persisters: Mutex::new(Vec::new()),
+            stopping: tokio::sync::watch::Sender::new(false),
         }
     }
 
     /// `scheme://host:port`: the first org's instance URL and the production login URL.
     pub fn root_url(&self) -> String {
         format!("{}://{}:{}", self.scheme, self.host, self.port)
+    }
+
+    /// Makes every org's waiting long polls and Pub/Sub streams answer now and stops the
+    /// Pub/Sub listener; called when the emulator stops.
+    pub fn close_streams(&self) {
+        for e in self.all() {
+            e.state.streams.close();
+        }
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once the emulator is stopping (see [`Orgs::close_streams`]).
+    pub async fn streams_closed(&self) {
+        let mut rx = self.stopping.subscribe();
+        let _ = rx.wait_for(|stopping| *stopping).await;
+    }
+
+    /// The org whose id is `tenant` (18 characters, or the 15-character form), as the Pub/Sub
+    /// API's `tenantid` header names it.
+    pub fn by_org_id(&self, tenant: &str) -> Option<Arc<OrgEntry>> {
+        self.all().into_iter().find(|e| {
+            let id = e.state.org_read().info.id.to_string();
+            id == tenant || (tenant.len() == 15 && id.starts_with(tenant))
+        })
     }
 
     /// Every org, first first.
@@ -279,6 +306,7 @@ impl Orgs {
             "username": c.username,
             "password": c.password,
             "security_token": c.security_token,
+            "cometd_url": format!("{}/cometd/{}", state.base_url, crate::config::LATEST_API_VERSION),
         })
     }
 }

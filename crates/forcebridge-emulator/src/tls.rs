@@ -151,7 +151,11 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => {
                 let tcp = match accepted {
-                    Ok((tcp, _)) => tcp,
+                    Ok((tcp, _)) => {
+                        // Long-poll answers and small requests go out at once (no Nagle delay).
+                        let _ = tcp.set_nodelay(true);
+                        tcp
+                    }
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
                         tracing::warn!(error = %e, "cannot accept a connection");

@@ -73,6 +73,14 @@ async fn the_ready_line_keeps_its_keys_and_lists_every_org() {
     );
     assert_ne!(orgs[0]["org_id"], second["org_id"]);
     assert_ne!(orgs[0]["username"], second["username"]);
+    // The real-time APIs: one Pub/Sub endpoint for every org, a CometD URL per org.
+    assert_eq!(info["pubsub_endpoint"], json!(a.handle.pubsub_endpoint()));
+    assert_eq!(info["cometd_url"], json!(format!("{}/cometd/66.0", a.base)));
+    assert_eq!(orgs[0]["cometd_url"], info["cometd_url"]);
+    assert_eq!(
+        second["cometd_url"],
+        json!(format!("{}/orgs/org2/cometd/66.0", a.base))
+    );
 }
 
 #[tokio::test]

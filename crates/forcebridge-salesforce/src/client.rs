@@ -122,6 +122,7 @@ impl ClientBuilder {
                 budget: self.budget.unwrap_or_default(),
                 enforce_budget: self.enforce_budget,
                 describes: DescribeCache::new(self.describe_ttl),
+                extra_ca_pem: self.http.extra_ca_pem.clone(),
             }),
         })
     }
@@ -152,6 +153,8 @@ pub(crate) struct Inner {
     pub(crate) budget: Arc<ApiBudget>,
     pub(crate) enforce_budget: bool,
     pub(crate) describes: DescribeCache,
+    /// CA certificates trusted beyond the web's, for connections not made by `http` (gRPC).
+    pub(crate) extra_ca_pem: Vec<Vec<u8>>,
 }
 
 /// A request body, kept as bytes so a retry can resend it.

@@ -228,6 +228,9 @@ pub enum Error {
     /// The caller-supplied token store refused to save tokens.
     #[error("cannot save tokens: {0}")]
     TokenStore(String),
+    /// The caller's replay store failed to load or save a replay id.
+    #[error("cannot load or save a replay id: {0}; the subscription stops so no event is lost")]
+    ReplayStore(String),
     /// Retrying did not help within the time bound; `last` is the last failure.
     #[error("gave up after {attempts} attempts over {elapsed:?}: {last}")]
     RetriesExhausted {
@@ -289,6 +292,7 @@ impl Error {
             Error::RetriesExhausted { last, .. } => last.kind(),
             Error::Decode { .. }
             | Error::TokenStore(_)
+            | Error::ReplayStore(_)
             | Error::BulkJobFailed { .. }
             | Error::Metadata(_)
             | Error::Io { .. } => ErrorKind::Other,

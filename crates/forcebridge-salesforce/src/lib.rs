@@ -1,6 +1,6 @@
 //! forcebridge's Salesforce client: sign-in flows, REST, SOQL streams, sObject Collections,
-//! Composite, Chatter, Bulk API 2.0, schema provisioning through the Metadata API, API limits and
-//! an access check ("doctor").
+//! Composite, Chatter, Bulk API 2.0, schema provisioning through the Metadata API, API limits, an
+//! access check ("doctor"), and real-time subscriptions (Streaming API, Pub/Sub API).
 //!
 //! Start with [`ClientBuilder`] (how to sign in, where, which CA to trust), then call the methods
 //! on [`Client`]. Every failure is an [`Error`] whose [`Error::kind`] says what to do about it.
@@ -22,6 +22,7 @@ pub mod metadata;
 pub mod query;
 pub mod rest;
 pub mod retry;
+pub mod stream;
 pub mod types;
 
 pub use auth::{AuthConfig, Credentials, MemoryTokenStore, TokenSet, TokenStore};
@@ -30,4 +31,5 @@ pub use error::{ApiErrorDetail, Error, ErrorKind, Result};
 pub use http::HttpConfig;
 pub use limits::{ApiBudget, Decision};
 pub use retry::RetryPolicy;
+pub use stream::{MemoryReplayStore, ReplayId, ReplayStore, StartAt, StreamItem};
 pub use types::{ApiVersion, InstanceUrl, LoginHost, RecordId, UrlPolicy};

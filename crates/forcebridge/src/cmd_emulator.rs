@@ -51,6 +51,10 @@ pub struct Args {
     /// (`login.salesforce.com,test.salesforce.com,*.my.salesforce.com`); implies --tls.
     #[arg(long, value_delimiter = ',')]
     hostnames: Vec<String>,
+    /// Port of the Pub/Sub API (gRPC) on the same address (0 picks a free port; the ready line
+    /// says which).
+    #[arg(long, env = "FORCEBRIDGE_EMULATOR_PUBSUB_PORT", default_value_t = 0)]
+    pubsub_port: u16,
 }
 
 /// Runs until Ctrl-C or SIGTERM, then stops cleanly (the state file is written last).
@@ -68,6 +72,7 @@ pub async fn run(args: Args) -> Result<()> {
         daily_api_requests: args.daily_api_requests,
         orgs: args.orgs,
         hostnames: args.hostnames,
+        pubsub_port: args.pubsub_port,
     };
     let handle = forcebridge_emulator::Emulator::start(config)
         .await

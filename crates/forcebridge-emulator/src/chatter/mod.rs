@@ -472,6 +472,8 @@ fn post_one(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), posted.segments);
+        // Ends the transaction (its changes reach the event bus) before the org is read again.
+        drop(tx);
         let item = org.record("FeedItem", &id).cloned().unwrap_or_default();
         (render(&org, chatter, version, &item), id)
     };

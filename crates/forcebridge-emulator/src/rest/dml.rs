@@ -152,6 +152,9 @@ impl<'a> Tx<'a> {
             validate::check_required(def, &values, Op::Create)?;
             check_unique(org, def, &values, None)?;
             crate::security::check_assignment_unique(org, &def.name, &values)?;
+            if def.name == crate::streaming::topic::OBJECT {
+                crate::streaming::topic::check(org, &self.user, None, &values)?;
+            }
             crate::duplicates::check(
                 org,
                 &def.name,
@@ -253,6 +256,9 @@ impl<'a> Tx<'a> {
             for (k, v) in values {
                 record.insert(k, v);
             }
+            if def.name == crate::streaming::topic::OBJECT {
+                crate::streaming::topic::check(org, &self.user, Some(id), &record)?;
+            }
             self.stamp(&mut record);
             derive_fields(def, &mut record, Some(before), &self.now);
             (def.name.clone(), record)
@@ -345,6 +351,36 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// Restores a deleted record from the recycle bin (and nothing else: children deleted with
+    /// it stay deleted, as an undelete of one record restores only what is named).
+    ///
+    /// # Errors
+    /// `NOT_FOUND` for an unknown id, `UNDELETE_FAILED` for a record that is not deleted.
+    pub fn undelete(&mut self, id: &SfId) -> Result<(), SfError> {
+        let (name, mut record) = {
+            let def = self
+                .org
+                .schema
+                .object_by_prefix(id.key_prefix())
+                .ok_or_else(|| SfError::not_found("The requested resource does not exist"))?;
+            let record = self
+                .org
+                .record(&def.name, id)
+                .ok_or_else(|| SfError::not_found("The requested resource does not exist"))?;
+            if !is_deleted(record) {
+                return Err(SfError::bad_request(
+                    "UNDELETE_FAILED",
+                    "Entity is not in the recycle bin",
+                ));
+            }
+            (def.name.clone(), record.clone())
+        };
+        record.insert("IsDeleted".into(), Value::Bool(false));
+        self.stamp(&mut record);
+        self.put(&name, id.clone(), record);
+        Ok(())
+    }
+
     /// The records of `object` whose `field` (an external id, id-lookup field, or `Id`) equals
     /// `value`.
     ///
@@ -404,6 +440,22 @@ impl<'a> Tx<'a> {
             }
             _ => Ok(Upserted::Multiple(found)),
         }
+    }
+}
+
+impl Drop for Tx<'_> {
+    /// The commit point: whatever is still in the undo log was not rolled back, so its net
+    /// changes go to the event bus, in write order, as one transaction.
+    fn drop(&mut self) {
+        let origin = format!("com/salesforce/api/rest/{}", self.api_version);
+        let undo = std::mem::take(&mut self.undo);
+        crate::events::capture::commit(
+            self.org,
+            undo.iter().map(|u| (u.object.as_str(), &u.id, u.before.as_ref())),
+            &self.user,
+            &origin,
+            &self.now,
+        );
     }
 }
 

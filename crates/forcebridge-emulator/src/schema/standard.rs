@@ -1123,6 +1123,7 @@ pub fn schema() -> Schema {
     }
     super::security::register(&mut schema);
     super::feed::register(&mut schema);
+    crate::streaming::topic::register(&mut schema);
     schema
 }
 

@@ -26,6 +26,8 @@ const SESSION_SECONDS_VALID: u32 = 7200;
 pub fn router() -> Router<SharedState> {
     Router::new()
         .route("/services/Soap/u/{version}", post(partner))
+        // Salesforce accepts a trailing slash here; Pub/Sub API sample clients send one.
+        .route("/services/Soap/u/{version}/", post(partner))
         .route("/services/Soap/c/{version}", post(enterprise))
 }
 
