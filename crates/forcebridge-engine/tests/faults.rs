@@ -266,3 +266,26 @@ async fn records_refused_for_a_setting_are_retried_after_the_setting_changes() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn a_batch_that_meets_row_locks_shrinks_and_goes_through() {
+    let app = TestApp::start("spaceiq").await;
+    app.install("spaceiq", json!({})).await;
+    let moves: Vec<(String, Value)> = (0..120)
+        .map(|i| (format!("m{i}"), json!({ "move_id": format!("mv-{i}"), "plan_id": "P", "timing": "now", "employee": { "name": "Ann" } })))
+        .collect();
+    app.send(
+        moves
+            .iter()
+            .map(|(k, d)| (k.as_str(), "move.executed", d.clone()))
+            .collect(),
+    )
+    .await;
+    // The full call meets a locked row every time the client tries it (its own retries included).
+    fault(&app, json!({ "count": 6, "status": 400, "errorCode": "UNABLE_TO_LOCK_ROW", "message": "unable to obtain exclusive access to this record", "path_prefix": "/services/data/v62.0/composite/sobjects", "method": "PATCH" })).await;
+    let report = app.drain().await;
+    assert_eq!(report.by_state.get("done"), Some(&120), "{report:?}");
+    assert_eq!(app.query("SELECT Id FROM Case").await.len(), 120);
+    // One call for 120, then the same records in calls of 50.
+    assert_eq!(report.api_calls.get("collections"), Some(&4), "{report:?}");
+}

@@ -170,11 +170,12 @@ pub async fn create_records(
         .iter()
         .map(|&k| Value::Object(records[k].clone()))
         .collect();
-    ctx.count(API, calls(body.len()));
-    let result = ctx
-        .client
-        .create_many(object, &body, CollectionOptions::default())
-        .await;
+    let client = ctx.client.clone();
+    let result = save_shrinking(ctx, &body, |b, o| {
+        let client = client.clone();
+        async move { client.create_many(object, &b, o).await }
+    })
+    .await;
     let mut settles = Vec::new();
     match result {
         Ok(outs) => {
@@ -341,10 +342,14 @@ pub async fn upsert(ctx: &mut Ctx<'_>, step: &str, u: &UpsertStep, items: &mut [
         bulk_upsert(ctx, object, &u.external_id, groups.values().map(|(r, _)| r)).await
     } else {
         let body: Vec<Value> = groups.values().map(|(r, _)| Value::Object(r.clone())).collect();
-        ctx.count(API, calls(body.len()));
-        ctx.client
-            .upsert_many(object, &u.external_id, &body, CollectionOptions::default())
-            .await
+        let client = ctx.client.clone();
+        let external_id = u.external_id.clone();
+        save_shrinking(ctx, &body, |b, o| {
+            let client = client.clone();
+            let external_id = external_id.clone();
+            async move { client.upsert_many(object, &external_id, &b, o).await }
+        })
+        .await
     };
     let mut rows = Vec::new();
     match result {
@@ -513,11 +518,12 @@ pub async fn update(ctx: &mut Ctx<'_>, step: &str, u: &UpdateStep, items: &mut [
         return;
     }
     let body: Vec<Value> = send.iter().map(|(_, d, _)| Value::Object(d.clone())).collect();
-    ctx.count(API, calls(body.len()));
-    let result = ctx
-        .client
-        .update_many(object, &body, CollectionOptions::default())
-        .await;
+    let client = ctx.client.clone();
+    let result = save_shrinking(ctx, &body, |b, o| {
+        let client = client.clone();
+        async move { client.update_many(object, &b, o).await }
+    })
+    .await;
     let mut rows = Vec::new();
     match result {
         Ok(outs) => {
@@ -720,4 +726,64 @@ fn unprocessed(message: &str) -> RecordOutcome {
         }],
         retry_after: None,
     }))
+}
+
+/// Whether Salesforce refused this record (or its whole call) because a row was locked.
+fn row_locked(out: &RecordOutcome) -> bool {
+    match out {
+        RecordOutcome::Failed { errors } => errors.iter().any(|e| e.error_code == "UNABLE_TO_LOCK_ROW"),
+        RecordOutcome::NotSent(e) => e.kind() == forcebridge_salesforce::ErrorKind::RowLock,
+        RecordOutcome::Saved { .. } => false,
+    }
+}
+
+/// Sends `body` through sObject Collections (200 records a call). Records refused because a row
+/// was locked are sent again at once in smaller calls — 50, then 10 records — since a smaller
+/// transaction locks fewer rows and waits on fewer; what is still locked after that is retried
+/// with backoff like any transient failure.
+async fn save_shrinking<F, Fut>(
+    ctx: &mut Ctx<'_>,
+    body: &[Value],
+    call: F,
+) -> forcebridge_salesforce::Result<Vec<RecordOutcome>>
+where
+    F: Fn(Vec<Value>, CollectionOptions) -> Fut,
+    Fut: std::future::Future<Output = forcebridge_salesforce::Result<Vec<RecordOutcome>>>,
+{
+    ctx.count(API, calls(body.len()));
+    let mut out = match call(body.to_vec(), CollectionOptions::default()).await {
+        Ok(o) => o,
+        Err(e) if e.kind() == forcebridge_salesforce::ErrorKind::RowLock => {
+            let e = std::sync::Arc::new(e);
+            body.iter().map(|_| RecordOutcome::NotSent(e.clone())).collect()
+        }
+        Err(e) => return Err(e),
+    };
+    for size in [50, 10] {
+        let locked: Vec<usize> = (0..out.len()).filter(|&i| row_locked(&out[i])).collect();
+        if locked.is_empty() {
+            break;
+        }
+        let sub: Vec<Value> = locked.iter().map(|&i| body[i].clone()).collect();
+        ctx.count(API, u64::try_from(sub.len().div_ceil(size)).unwrap_or(u64::MAX));
+        let opts = CollectionOptions {
+            chunk_size: size,
+            ..CollectionOptions::default()
+        };
+        match call(sub, opts).await {
+            Ok(again) => {
+                for (&i, o) in locked.iter().zip(again) {
+                    out[i] = o;
+                }
+            }
+            Err(e) if e.kind() == forcebridge_salesforce::ErrorKind::RowLock => {}
+            Err(e) => {
+                let e = std::sync::Arc::new(e);
+                for &i in &locked {
+                    out[i] = RecordOutcome::NotSent(e.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
 }
