@@ -43,6 +43,9 @@ pub struct EngineConfig {
     /// How each Salesforce client retries a transient failure before the engine's own retry
     /// (with backoff, per delivery) takes over.
     pub retry: forcebridge_salesforce::RetryPolicy,
+    /// How often a sign-in is retried while a new connected app is not active yet (the wait
+    /// itself comes from the recipes' `connection.wait_for_new_app`).
+    pub app_activation_poll: Duration,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +64,7 @@ impl Default for EngineConfig {
             node_name: "forcebridge".into(),
             login_hosts: crate::control::clients::LoginHosts::default(),
             retry: forcebridge_salesforce::RetryPolicy::default(),
+            app_activation_poll: Duration::from_secs(20),
         }
     }
 }

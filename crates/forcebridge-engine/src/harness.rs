@@ -118,6 +118,7 @@ pub async fn fresh_engine(
         login_hosts: LoginHosts::single(&url, UrlPolicy::AllowLoopbackHttp),
         retry: forcebridge_salesforce::RetryPolicy::fast(),
         bulk_poll_interval: std::time::Duration::from_millis(50),
+        app_activation_poll: std::time::Duration::from_millis(200),
         ..EngineConfig::default()
     };
     let recipes = Recipes::new([Recipe::clone(&recipe)]);

@@ -162,3 +162,46 @@ async fn app_event(app: &TestApp, key: &str) -> forcebridge_store::EventId {
     assert!(!again[0].is_new);
     again[0].event_id.clone()
 }
+
+#[tokio::test]
+async fn a_connected_app_that_is_not_active_yet_is_waited_for() {
+    let app = TestApp::start("spaceiq").await;
+    // The customer has just created the connected app: Salesforce will not know it for a while.
+    let (status, new_app) = app
+        .control(
+            reqwest::Method::POST,
+            "/__emulator/apps",
+            json!({ "name": "SpaceIQ", "activation_delay_secs": 2 }),
+        )
+        .await;
+    assert!(status < 300, "{new_app}");
+    let user = app
+        .engine
+        .store()
+        .create_user(&app.tenant, "it@example.com", forcebridge_store::Role::Admin, "t")
+        .await
+        .unwrap();
+    let c = app.emulator.config();
+    let conn = app
+        .engine
+        .connect_server_to_server(
+            &app.tenant,
+            "SpaceIQ",
+            forcebridge_store::Environment::Production,
+            forcebridge_engine::control::connections::ServerToServer::Password {
+                client_id: new_app["client_id"].as_str().unwrap().to_owned(),
+                client_secret: new_app["client_secret"].as_str().unwrap().to_owned().into(),
+                username: c.username.clone(),
+                password: c.password.clone().into(),
+                security_token: Some(c.security_token.clone().into()),
+            },
+            forcebridge_engine::control::connections::Ownership::Shared {
+                admin: user.id,
+                users: vec![],
+            },
+            "it",
+        )
+        .await
+        .expect("the sign-in waits for the new app instead of failing");
+    assert_eq!(conn.status, forcebridge_store::ConnectionStatus::Active);
+}

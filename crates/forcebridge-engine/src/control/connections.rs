@@ -127,6 +127,23 @@ fn status_for(e: &Error) -> (ConnectionStatus, String) {
 }
 
 impl Engine {
+    /// The longest `wait_for_new_app` of the loaded recipes that accept `method`.
+    fn new_app_wait(&self, method: AuthMethod) -> std::time::Duration {
+        use crate::recipe::ir::AuthMethod as R;
+        let wanted = match method {
+            AuthMethod::OAuthWebServer => R::OauthWebServer,
+            AuthMethod::ClientCredentials => R::ClientCredentials,
+            AuthMethod::Password => R::Password,
+            AuthMethod::JwtBearer => R::JwtBearer,
+        };
+        self.recipes()
+            .iter()
+            .filter(|r| r.connection.auth.contains(&wanted))
+            .filter_map(|r| r.connection.wait_for_new_app)
+            .max()
+            .unwrap_or_default()
+    }
+
     fn http_policy(&self) -> UrlPolicy {
         self.config().login_hosts.url_policy
     }
@@ -254,7 +271,14 @@ impl Engine {
     ) -> Result<(Credentials, Option<String>)> {
         let sf = to_client_credentials(method, &creds)?;
         let login = self.config().login_hosts.for_environment(environment)?;
-        let client = Client::builder(AuthConfig::new(login, sf))
+        let mut auth = AuthConfig::new(login, sf);
+        // A connected app created minutes ago is unknown to Salesforce for 2 to 10 minutes
+        // (SpaceIQ's guide): wait as long as a recipe this server runs for this auth method says,
+        // polling and logging, instead of refusing what is only not active yet. Recipes that say
+        // nothing refuse an unknown consumer key at once.
+        auth.app_activation_wait = self.new_app_wait(method);
+        auth.app_activation_poll = self.config().app_activation_poll;
+        let client = Client::builder(auth)
             .http(self.config().http.clone())
             .connect()
             .await?;
