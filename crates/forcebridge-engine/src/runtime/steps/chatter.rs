@@ -181,29 +181,13 @@ async fn find_post(
         .map_err(|e| outcome::for_call_error(&e, "query"))?;
     // Same text on the same record may be another event's post: only a post no journal row and
     // no other recovery in this batch claims can be the one this delivery made before it died.
-    for r in rows {
-        let (Some(id), Some(body)) = (
-            r.get("Id").and_then(Value::as_str),
-            r.get("Body").and_then(Value::as_str),
-        ) else {
-            continue;
-        };
-        if body.trim() != text.trim() || claimed.contains(id) {
-            continue;
-        }
-        let owners = ctx
-            .engine
-            .store()
-            .journal_rows_for_record(&ctx.connection.tenant_id, id)
-            .await
-            .map_err(|e| Fate::Retry {
-                reason: json!({ "error": e.to_string() }),
-            })?;
-        if owners.iter().any(|o| o.state == "done") {
-            continue;
-        }
-        claimed.insert(id.to_owned());
-        return Ok(Some(id.to_owned()));
-    }
-    Ok(None)
+    let same_text: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let id = r.get("Id").and_then(Value::as_str)?;
+            let body = r.get("Body").and_then(Value::as_str)?;
+            (body.trim() == text.trim()).then(|| id.to_owned())
+        })
+        .collect();
+    super::claim_unowned(ctx, same_text, claimed).await
 }

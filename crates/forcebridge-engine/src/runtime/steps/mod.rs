@@ -115,3 +115,35 @@ pub fn scalar_text(v: &Value) -> Option<String> {
         other => Some(other.to_string()),
     }
 }
+
+/// The first of `candidates` (record ids, oldest first) that no journal row claims as written and
+/// no other recovery of this batch took: the record an interrupted attempt made. It is marked
+/// taken in `claimed`.
+///
+/// # Errors
+/// A store failure, as a retry.
+pub async fn claim_unowned(
+    ctx: &Ctx<'_>,
+    candidates: Vec<String>,
+    claimed: &mut std::collections::HashSet<String>,
+) -> Result<Option<String>, super::outcome::Fate> {
+    for id in candidates {
+        if claimed.contains(&id) {
+            continue;
+        }
+        let owners = ctx
+            .engine
+            .store()
+            .journal_rows_for_record(&ctx.connection.tenant_id, &id)
+            .await
+            .map_err(|e| super::outcome::Fate::Retry {
+                reason: json!({ "error": e.to_string() }),
+            })?;
+        if owners.iter().any(|o| o.state == "done") {
+            continue;
+        }
+        claimed.insert(id.clone());
+        return Ok(Some(id));
+    }
+    Ok(None)
+}

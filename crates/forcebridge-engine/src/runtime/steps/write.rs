@@ -250,28 +250,11 @@ async fn rematch(
         .try_collect()
         .await
         .map_err(|e| outcome::for_call_error(&e, "query"))?;
-    for r in rows {
-        let Some(id) = r.get("Id").and_then(Value::as_str) else {
-            continue;
-        };
-        if claimed.contains(id) {
-            continue;
-        }
-        let owners = ctx
-            .engine
-            .store()
-            .journal_rows_for_record(&ctx.connection.tenant_id, id)
-            .await
-            .map_err(|e| Fate::Retry {
-                reason: json!({ "error": e.to_string() }),
-            })?;
-        if owners.iter().any(|o| o.state == "done") {
-            continue;
-        }
-        claimed.insert(id.to_owned());
-        return Ok(Some(id.to_owned()));
-    }
-    Ok(None)
+    let ids: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    super::claim_unowned(ctx, ids, claimed).await
 }
 
 fn fail_all(items: &mut [Item], who: &[usize], fate: Fate) {
