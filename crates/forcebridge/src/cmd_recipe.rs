@@ -41,12 +41,45 @@ pub struct CheckArgs {
     /// Print the diagnostics as JSON (`{ "ok", "recipe", "diagnostics" }`) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also check against a live org's describe, signing in at this login URL with the
+    /// username-password flow (the `--org-*` options): objects, fields and access the flows need
+    /// that the recipe's provisioning will not create.
+    #[arg(long, env = "FORCEBRIDGE_ORG_LOGIN_URL")]
+    pub org: Option<String>,
+    /// The connected app's consumer key (with `--org`).
+    #[arg(long, env = "FORCEBRIDGE_ORG_CLIENT_ID", requires = "org")]
+    pub org_client_id: Option<String>,
+    /// The connected app's consumer secret (with `--org`).
+    #[arg(
+        long,
+        env = "FORCEBRIDGE_ORG_CLIENT_SECRET",
+        requires = "org",
+        hide_env_values = true
+    )]
+    pub org_client_secret: Option<String>,
+    /// The user to sign in as (with `--org`).
+    #[arg(long, env = "FORCEBRIDGE_ORG_USERNAME", requires = "org")]
+    pub org_username: Option<String>,
+    /// The password with the security token appended (with `--org`).
+    #[arg(
+        long,
+        env = "FORCEBRIDGE_ORG_PASSWORD",
+        requires = "org",
+        hide_env_values = true
+    )]
+    pub org_password: Option<String>,
 }
 
 /// Runs a recipe subcommand.
 pub async fn run(args: Args) -> Result<()> {
     match args.command {
-        RecipeCommand::Check(a) => check(&a),
+        RecipeCommand::Check(a) => {
+            check(&a)?;
+            match &a.org {
+                Some(url) => crate::cmd_recipe_run::check_org(&a.path, url, &a).await,
+                None => Ok(()),
+            }
+        }
         RecipeCommand::Plan(a) => crate::cmd_recipe_run::plan(a).await,
         RecipeCommand::DryRun(a) => crate::cmd_recipe_run::dry_run(a).await,
         RecipeCommand::Test(a) => crate::cmd_recipe_run::test(a).await,

@@ -296,3 +296,56 @@ pub async fn test(args: TestArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `recipe check --org`: what the live org lacks for the recipe's flows (after the file checked).
+pub async fn check_org(path: &Path, url: &str, a: &crate::cmd_recipe::CheckArgs) -> Result<()> {
+    let need = |v: &Option<String>, what: &str| {
+        v.clone()
+            .with_context(|| format!("--org needs {what} (or its FORCEBRIDGE_ORG_* variable)"))
+    };
+    let r = load(path)?;
+    let loopback = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
+    let org = OrgAccess {
+        login_url: url.to_owned(),
+        client_id: need(&a.org_client_id, "--org-client-id")?,
+        client_secret: need(&a.org_client_secret, "--org-client-secret")?.into(),
+        username: need(&a.org_username, "--org-username")?,
+        password: need(&a.org_password, "--org-password")?.into(),
+        http: if loopback {
+            HttpConfig::default().allow_loopback_http()
+        } else {
+            HttpConfig::default()
+        },
+    };
+    let client = harness::org_client(&org)?;
+    let findings = forcebridge_engine::install::live_findings(&r, &client)
+        .await
+        .with_context(|| format!("checking recipe {} against {url}", r.name))?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "org": url, "findings": findings }))?
+        );
+    } else if findings.is_empty() {
+        println!(
+            "ok: the org at {url} has everything recipe {} needs beyond what it provisions",
+            r.name
+        );
+    } else {
+        for f in &findings {
+            let at = f
+                .field
+                .as_ref()
+                .map_or_else(|| f.object.clone(), |x| format!("{}.{x}", f.object));
+            println!("error: org: {at}: {f}");
+        }
+    }
+    if !findings.is_empty() {
+        bail!(
+            "the org lacks {} thing(s) recipe {} needs; fix them or grant access, then check again",
+            findings.len(),
+            r.name
+        );
+    }
+    Ok(())
+}

@@ -107,3 +107,61 @@ fn plan_and_dry_run_show_what_would_happen() {
         "{report}"
     );
 }
+
+#[test]
+fn check_against_a_live_org_names_what_the_user_lacks() {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_forcebridge"))
+        .args(["emulator", "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    let url = ready["login_url"]
+        .as_str()
+        .or(ready["instance_url"].as_str())
+        .unwrap()
+        .to_owned();
+    let id = ready["client_id"].as_str().unwrap().to_owned();
+    let secret = ready["client_secret"].as_str().unwrap().to_owned();
+    let admin_password = format!(
+        "{}{}",
+        ready["password"].as_str().unwrap(),
+        ready["security_token"].as_str().unwrap()
+    );
+    let check = |user: &str, password: &str| {
+        forcebridge(&[
+            "recipe",
+            "check",
+            "recipes/spaceiq",
+            "--org",
+            &url,
+            "--org-client-id",
+            &id,
+            "--org-client-secret",
+            &secret,
+            "--org-username",
+            user,
+            "--org-password",
+            password,
+        ])
+    };
+    // The administrator has everything SpaceIQ needs beyond the Case fields it provisions.
+    let (ok, stdout, stderr) = check(ready["username"].as_str().unwrap(), &admin_password);
+    // The API-only integration user has no object access until a permission set grants it.
+    let (bad_ok, bad_stdout, _) = check(
+        "integration@forcebridge.emulator",
+        "integration-passwordINTEGRATIONTOKEN",
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("has everything recipe spaceiq needs"), "{stdout}");
+    assert!(!bad_ok, "{bad_stdout}");
+    assert!(bad_stdout.contains("error: org: Case"), "{bad_stdout}");
+}

@@ -129,6 +129,36 @@ pub fn requirements(recipe: &Recipe) -> Requirements {
     Requirements { objects }
 }
 
+/// What a live org lacks for `recipe` before anything is installed: objects, fields and access
+/// its flows need that the recipe's own provisioning will not create (`recipe check --org`).
+///
+/// # Errors
+/// Salesforce errors (sign-in, describe).
+pub async fn live_findings(
+    recipe: &Recipe,
+    client: &forcebridge_salesforce::Client,
+) -> Result<Vec<forcebridge_salesforce::doctor::Finding>> {
+    let mut req = requirements(recipe);
+    let created: Vec<&str> = recipe
+        .schema
+        .objects
+        .iter()
+        .map(|o| o.api_name.as_str())
+        .collect();
+    req.objects.retain(|o| !created.contains(&o.name.as_str()));
+    for o in &mut req.objects {
+        let added: Vec<&str> = recipe
+            .schema
+            .extra_fields
+            .iter()
+            .filter(|(object, _)| object == &o.name)
+            .map(|(_, f)| f.api_name.as_str())
+            .collect();
+        o.fields.retain(|f| !added.contains(&f.name.as_str()));
+    }
+    Ok(client.check_access(&req).await?.findings)
+}
+
 impl Engine {
     async fn install_parts(
         &self,
