@@ -60,7 +60,43 @@ fn spaceiq_event(i: usize) -> (&'static str, Value) {
     )
 }
 
-async fn run(name: &str, n: usize, make: fn(usize) -> (&'static str, Value)) {
+/// The org: an in-process emulator, or — with `FORCEBRIDGE_EMULATOR_BIN` set to a `forcebridge`
+/// binary — an emulator in a child process, so that this process's peak RSS is the engine's alone.
+enum Org {
+    InProcess(forcebridge_emulator::EmulatorHandle),
+    Child(std::process::Child),
+}
+
+async fn start_org() -> (Org, OrgAccess, String) {
+    if let Ok(bin) = std::env::var("FORCEBRIDGE_EMULATOR_BIN") {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(bin)
+            .args(["emulator", "--addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let r: Value = serde_json::from_str(&line).unwrap();
+        let url = r["instance_url"].as_str().unwrap().to_owned();
+        let org = OrgAccess {
+            login_url: url.clone(),
+            client_id: r["client_id"].as_str().unwrap().to_owned(),
+            client_secret: r["client_secret"].as_str().unwrap().to_owned().into(),
+            username: r["username"].as_str().unwrap().to_owned(),
+            password: format!(
+                "{}{}",
+                r["password"].as_str().unwrap(),
+                r["security_token"].as_str().unwrap()
+            )
+            .into(),
+            http: HttpConfig::default().allow_loopback_http(),
+        };
+        return (Org::Child(child), org, url);
+    }
     let h = Emulator::start(EmulatorConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         ..Default::default()
@@ -68,14 +104,20 @@ async fn run(name: &str, n: usize, make: fn(usize) -> (&'static str, Value)) {
     .await
     .unwrap();
     let c = h.config().clone();
+    let url = h.base_url().to_owned();
     let org = OrgAccess {
-        login_url: h.base_url().to_owned(),
+        login_url: url.clone(),
         client_id: c.client_id.clone(),
         client_secret: c.client_secret.clone().into(),
         username: c.username.clone(),
         password: format!("{}{}", c.password, c.security_token).into(),
         http: HttpConfig::default().allow_loopback_http(),
     };
+    (Org::InProcess(h), org, url)
+}
+
+async fn run(name: &str, n: usize, make: fn(usize) -> (&'static str, Value)) {
+    let (handle, org, base_url) = start_org().await;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../recipes")
         .join(name);
@@ -125,7 +167,7 @@ async fn run(name: &str, n: usize, make: fn(usize) -> (&'static str, Value)) {
         lat.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
     lat.sort_by(f64::total_cmp);
-    let before = usage(h.base_url()).await;
+    let before = usage(&base_url).await;
     let t0 = Instant::now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
         let events = chunk
@@ -146,7 +188,7 @@ async fn run(name: &str, n: usize, make: fn(usize) -> (&'static str, Value)) {
     let t1 = Instant::now();
     let report = engine.run_until_idle().await.unwrap();
     let apply_s = t1.elapsed().as_secs_f64();
-    let calls = usage(h.base_url()).await - before;
+    let calls = usage(&base_url).await - before;
     println!(
         "{name:8} events {n:>7}  ingest {:>8.0} ev/s  apply {:>7.0} ev/s  API calls {calls:>6} ({:.1} per 1,000; {:?})  deliveries {:?}  idle latency p50 {:.1} ms p99 {:.1} ms  peak RSS {:.0} MB",
         n as f64 / ingest_s,
@@ -158,7 +200,13 @@ async fn run(name: &str, n: usize, make: fn(usize) -> (&'static str, Value)) {
         lat[lat.len() * 99 / 100],
         peak_rss_mb(),
     );
-    h.stop().await;
+    match handle {
+        Org::InProcess(h) => h.stop().await,
+        Org::Child(mut c) => {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 #[tokio::main]
