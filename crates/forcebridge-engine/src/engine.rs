@@ -56,7 +56,7 @@ impl Default for EngineConfig {
             // hundred events, so its steps fill whole Collections and query calls.
             batch_size: 1_000,
             bulk_threshold: 2_000,
-            bulk_batch_size: 50_000,
+            bulk_batch_size: 10_000,
             bulk_poll_interval: Duration::from_secs(2),
             budget_threshold_pct: 90,
             max_attempts: 8,
