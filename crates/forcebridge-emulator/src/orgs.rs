@@ -487,7 +487,9 @@ async fn for_login_host(
         return Ok((entry.clone(), req));
     }
     let path = req.uri().path().to_string();
-    let sign_in = path == "/services/oauth2/token";
+    // The token endpoint, and the consent page's login form (its `username` picks the org, as
+    // login.salesforce.com signs in any production user).
+    let sign_in = path == "/services/oauth2/token" || path == "/services/oauth2/authorize";
     let soap = path.starts_with("/services/Soap/");
     let mut req = req;
     let mut keys = Keys::default();

@@ -17,6 +17,7 @@
 
 pub mod clock;
 pub mod control;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod harness;

@@ -68,6 +68,7 @@ impl HttpConfig {
             certs.extend(bundle);
         }
         let mut builder = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(LocalhostAware))
             .timeout(self.request_timeout)
             .connect_timeout(self.connect_timeout)
             .user_agent(self.user_agent.clone())
@@ -78,5 +79,50 @@ impl HttpConfig {
         builder
             .build()
             .map_err(|e| Error::InvalidInput(format!("cannot set up the HTTP client: {e}")))
+    }
+}
+
+/// The system resolver, except that `localhost` and every name under it resolve to the loopback
+/// address, as RFC 6761 (section 6.3) asks and browsers do — glibc without `nss-myhostname` does
+/// not, and the emulator's My Domain hosts are `<org>.my.localhost`.
+struct LocalhostAware;
+
+impl reqwest::dns::Resolve for LocalhostAware {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        Box::pin(async move {
+            if host == "localhost" || host.ends_with(".localhost") {
+                let loopback = [
+                    std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                    std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+                ];
+                return Ok(Box::new(loopback.into_iter()) as reqwest::dns::Addrs);
+            }
+            let found: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::dns::Resolve as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn names_under_localhost_are_loopback() {
+        for name in ["acme.my.localhost", "LOCALHOST", "x.sandbox.my.localhost."] {
+            let addrs: Vec<_> = LocalhostAware
+                .resolve(name.parse().unwrap())
+                .await
+                .unwrap()
+                .collect();
+            assert!(
+                addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty(),
+                "{name}"
+            );
+        }
     }
 }

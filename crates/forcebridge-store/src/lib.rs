@@ -1340,6 +1340,8 @@ impl Tx {
 }
 
 mod deliveries_api;
+mod stats;
+pub use stats::Stats;
 
 #[cfg(test)]
 mod tests {

@@ -35,6 +35,7 @@ async fn notify_jobs(c: &mut Conn) -> Result<()> {
 
 crate::ops::define_ops!();
 crate::deliveries::define_runtime_ops!();
+crate::stats::define_stats_ops!();
 
 /// Connect; with `options.pg_schema`, create that schema if needed and put it first on the
 /// `search_path` of every connection (tests use one schema each).

@@ -29,6 +29,7 @@ async fn notify_jobs(_c: &mut Conn) -> Result<()> {
 
 crate::ops::define_ops!();
 crate::deliveries::define_runtime_ops!();
+crate::stats::define_stats_ops!();
 
 /// Open (creating if missing) the database file named by `url` (`sqlite://path` or `sqlite:path`).
 pub(crate) async fn connect(url: &str, options: &StoreOptions) -> Result<SqlitePool> {

@@ -8,7 +8,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -16,7 +15,7 @@ use forcebridge_engine::control::clients::LoginHosts;
 use forcebridge_engine::control::oauth::OAuthApp;
 use forcebridge_engine::control::webhooks::WebhookConfig;
 use forcebridge_engine::{Clock, Engine, EngineConfig, Recipes};
-use forcebridge_salesforce::{HttpConfig, InstanceUrl, UrlPolicy};
+use forcebridge_salesforce::{HttpConfig, InstanceUrl, LoginHost, UrlPolicy};
 use forcebridge_server::{AppState, ServerConfig};
 use forcebridge_store::{Store, StoreOptions};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -95,6 +94,8 @@ struct LimitsFile {
 struct SalesforceFile {
     /// One login URL for production and sandbox (the emulator's, in development).
     login_url: Option<String>,
+    /// The sandbox login URL, when it differs from `login_url` (the emulator's `…/sandbox`).
+    sandbox_login_url: Option<String>,
     /// An extra CA certificate (PEM) to trust (the emulator's `ca.pem`).
     ca_file: Option<PathBuf>,
     /// Accept http:// on loopback hosts (the emulator without TLS). Never for real orgs.
@@ -112,7 +113,7 @@ fn read_config(path: Option<&Path>) -> Result<FileConfig> {
 }
 
 /// Every recipe in `dir` (one folder each, with its `recipe.toml`); any error stops the start.
-fn load_recipes(dir: &Path) -> Result<Recipes> {
+pub(crate) fn load_recipes(dir: &Path) -> Result<Recipes> {
     let mut out = Vec::new();
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("reading the recipes folder {}", dir.display()))?;
@@ -132,6 +133,112 @@ fn load_recipes(dir: &Path) -> Result<Recipes> {
         }
     }
     Ok(Recipes::new(out))
+}
+
+/// What one node needs to start: everything `serve` reads from its file, environment and flags,
+/// resolved. `forcebridge demo` builds one too.
+pub(crate) struct NodeSettings {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub vault: forcebridge_store::Vault,
+    pub http: HttpConfig,
+    pub login_hosts: LoginHosts,
+    pub recipes: Recipes,
+    /// The address users reach the server at (the OAuth callback's base); the bound URL if absent.
+    pub public_url: Option<String>,
+    /// The vendor's connected app for the web-server flow: client id and secret.
+    pub oauth: Option<(String, Option<SecretString>)>,
+    pub server: ServerConfig,
+}
+
+/// A running node: the HTTP API and the engine's workers over one store.
+pub(crate) struct Node {
+    /// Where the API listens (`http://127.0.0.1:PORT`).
+    pub url: String,
+    /// The vendor admin key, on the very first start of a store only.
+    pub admin_key: Option<SecretString>,
+    pub backend: forcebridge_store::Backend,
+    store: Store,
+    stop: tokio::sync::watch::Sender<bool>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: tokio::task::JoinHandle<()>,
+    webhooks: tokio::task::JoinHandle<()>,
+}
+
+impl Node {
+    /// Opens the store, starts the workers and the webhook deliverer, and listens.
+    pub(crate) async fn start(settings: NodeSettings) -> Result<Node> {
+        let clock = Clock::system();
+        let store = Store::connect(
+            StoreOptions::new(settings.database_url)
+                .vault(settings.vault)
+                .clock(clock.store_clock()),
+        )
+        .await
+        .context("opening the database")?;
+        let admin_key = store
+            .bootstrap_admin_key()
+            .await
+            .context("creating the vendor admin key")?;
+        let config = EngineConfig {
+            http: settings.http,
+            login_hosts: settings.login_hosts,
+            node_name: format!("forcebridge-{}", std::process::id()),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::new(store.clone(), clock, settings.recipes, config);
+
+        let listener = tokio::net::TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.addr))?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        let url = format!("http://{local}");
+        let public_url = settings.public_url.unwrap_or_else(|| url.clone());
+        let mut server_config = settings.server;
+        server_config.oauth_app = settings.oauth.map(|(client_id, client_secret)| OAuthApp {
+            client_id,
+            client_secret,
+            redirect_uri: format!("{}/v1/oauth/callback", public_url.trim_end_matches('/')),
+        });
+
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let workers = engine.spawn_workers(stop_rx.clone());
+        let webhooks = engine.spawn_webhook_deliverer(WebhookConfig::default(), stop_rx.clone());
+        let app = forcebridge_server::app(AppState::new(engine, server_config));
+        let mut http_stop = stop_rx;
+        let http = tokio::spawn(forcebridge_server::serve(
+            listener,
+            app,
+            async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+                tracing::info!("shutting down: finishing in-flight requests");
+            },
+            Duration::from_secs(30),
+        ));
+        Ok(Node {
+            url,
+            admin_key,
+            backend: store.backend(),
+            store,
+            stop,
+            http,
+            workers,
+            webhooks,
+        })
+    }
+
+    /// Stops taking requests, finishes in-flight ones and stops the workers (their leases
+    /// return to the queue for another node or the next start).
+    pub(crate) async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        let served = self.http.await;
+        let _ = self.workers.await;
+        let _ = self.webhooks.await;
+        self.store.close().await;
+        served
+            .context("the HTTP server task failed")?
+            .context("serving HTTP")
+    }
 }
 
 /// Runs until Ctrl-C or SIGTERM, then stops taking requests, finishes in-flight ones and stops
@@ -159,19 +266,6 @@ pub async fn run(args: Args) -> Result<()> {
         }
     };
 
-    let clock = Clock::system();
-    let store = Store::connect(
-        StoreOptions::new(database_url)
-            .vault(vault)
-            .clock(clock.store_clock()),
-    )
-    .await
-    .context("opening the database")?;
-    let admin_key = store
-        .bootstrap_admin_key()
-        .await
-        .context("creating the vendor admin key")?;
-
     let mut http = HttpConfig::default();
     let policy = if file.salesforce.allow_loopback_http {
         UrlPolicy::AllowLoopbackHttp
@@ -191,89 +285,62 @@ pub async fn run(args: Args) -> Result<()> {
         let url = InstanceUrl::parse_with(url, policy).context("salesforce.login_url")?;
         login_hosts = LoginHosts::single(&url, policy);
     }
-    let config = EngineConfig {
-        http,
-        login_hosts,
-        node_name: format!("forcebridge-{}", std::process::id()),
-        ..EngineConfig::default()
-    };
+    if let Some(url) = &file.salesforce.sandbox_login_url {
+        let url = InstanceUrl::parse_with(url, policy).context("salesforce.sandbox_login_url")?;
+        login_hosts.sandbox = LoginHost::Custom(url);
+    }
     let recipes = match args.recipes.or(file.recipes) {
         Some(dir) => load_recipes(&dir)?,
         None => Recipes::default(),
     };
-    let engine = Engine::new(store.clone(), clock, recipes, config);
-
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener.local_addr().context("reading the bound address")?;
-    let url = format!("http://{local}");
-    let public_url = args.public_url.or(file.public_url).unwrap_or_else(|| url.clone());
-    let oauth_app = match file.oauth {
-        Some(o) => Some(OAuthApp {
-            client_id: o.client_id,
-            client_secret: args
-                .oauth_client_secret
+    let oauth = file.oauth.map(|o| {
+        (
+            o.client_id,
+            args.oauth_client_secret
                 .or_else(|| o.client_secret.map(SecretString::from)),
-            redirect_uri: format!("{}/v1/oauth/callback", public_url.trim_end_matches('/')),
-        }),
-        None => None,
-    };
-    let mut server_config = ServerConfig {
-        oauth_app,
-        ..ServerConfig::default()
-    };
+        )
+    });
+    let mut server = ServerConfig::default();
     let l = &file.limits;
     if let Some(v) = l.max_body_bytes {
-        server_config.max_body_bytes = v;
+        server.max_body_bytes = v;
     }
     if let Some(v) = l.max_batch {
-        server_config.max_batch = v;
+        server.max_batch = v;
     }
     if let Some(v) = l.rate_per_second {
-        server_config.rate_per_second = v;
+        server.rate_per_second = v;
     }
     if let Some(v) = l.rate_burst {
-        server_config.rate_burst = v;
+        server.rate_burst = v;
     }
-    if server_config.max_batch == 0 {
+    if server.max_batch == 0 {
         bail!("limits.max_batch must be at least 1");
     }
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers = engine.spawn_workers(stop_rx.clone());
-    let webhooks = engine.spawn_webhook_deliverer(WebhookConfig::default(), stop_rx);
-    let app = forcebridge_server::app(AppState::new(engine, server_config));
-
+    let node = Node::start(NodeSettings {
+        addr,
+        database_url,
+        vault,
+        http,
+        login_hosts,
+        recipes,
+        public_url: args.public_url.or(file.public_url),
+        oauth,
+        server,
+    })
+    .await?;
     {
         use std::io::Write;
-        let mut line = serde_json::json!({ "url": url });
-        if let Some(k) = &admin_key {
+        let mut line = serde_json::json!({ "url": node.url });
+        if let Some(k) = &node.admin_key {
             line["admin_key"] = serde_json::Value::String(k.expose_secret().to_owned());
         }
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}").context("cannot write to stdout")?;
         out.flush().context("cannot write to stdout")?;
     }
-    tracing::info!(url = %url, backend = ?store.backend(), "forcebridge serve ready");
-
-    let stop = Arc::new(stop_tx);
-    let stop_http = stop.clone();
-    forcebridge_server::serve(
-        listener,
-        app,
-        async move {
-            crate::cmd_emulator::shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stop_http.send(true);
-        },
-        Duration::from_secs(30),
-    )
-    .await
-    .context("serving HTTP")?;
-    let _ = stop.send(true);
-    let _ = workers.await;
-    let _ = webhooks.await;
-    store.close().await;
-    Ok(())
+    tracing::info!(url = %node.url, backend = ?node.backend, "forcebridge serve ready");
+    crate::cmd_emulator::shutdown_signal().await;
+    node.stop().await
 }

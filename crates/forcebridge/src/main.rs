@@ -1,6 +1,7 @@
 //! `forcebridge`: the binary. Wiring only — argument parsing, environment, logging — around the
 //! library crates. Only this crate reads argv and environment variables.
 
+mod cmd_demo;
 mod cmd_emulator;
 mod cmd_recipe;
 mod cmd_recipe_run;
@@ -32,6 +33,9 @@ enum Command {
     Recipe(cmd_recipe::Args),
     /// Run the HTTP API (tenants, connections, events, webhooks) and the engine's workers.
     Serve(Box<cmd_serve::Args>),
+    /// The whole product on this machine: the emulator, the server, and every recipe's demo
+    /// connected, installed and fed realistic events.
+    Demo(cmd_demo::Args),
 }
 
 /// Errors end the process with status 1 and one line on stderr — the error and its causes, outer
@@ -87,6 +91,7 @@ fn run() -> Result<()> {
             Command::Vault(args) => cmd_store::vault(args).await,
             Command::Recipe(args) => cmd_recipe::run(args).await,
             Command::Serve(args) => cmd_serve::run(*args).await,
+            Command::Demo(args) => cmd_demo::run(args).await,
         }
     })
 }

@@ -931,11 +931,19 @@ impl<'a> Checker<'a> {
             .iter()
             .filter_map(|(n, s)| self.setting(n, s))
             .collect();
+        let mut events = Vec::new();
         for (ty, ev) in file.events.iter() {
             let mut fields = Vec::new();
+            let mut specs = Vec::new();
             for (name, t) in ev.get().fields.iter() {
                 const TYPES: &[&str] = &["string", "number", "bool", "object", "list", "any"];
-                if !TYPES.contains(&t.get().trim_end_matches('?')) {
+                if let Some(kind) = ir::EventFieldKind::parse(t.get()) {
+                    specs.push(ir::EventField {
+                        name: name.get().clone(),
+                        kind,
+                        optional: t.get().ends_with('?'),
+                    });
+                } else {
                     self.error(
                         t.span(),
                         &format!("events.\"{}\" › fields.{}", ty.get(), name.get()),
@@ -947,6 +955,10 @@ impl<'a> Checker<'a> {
                 fields.push(name.get().clone());
             }
             self.events.insert(ty.get().clone(), fields);
+            events.push(ir::EventSpec {
+                name: ty.get().clone(),
+                fields: specs,
+            });
         }
         self.correlated = file.flows.iter().any(|(_, f)| f.get().correlate.is_some());
         let flows = file.flows.iter().filter_map(|(n, f)| self.flow(n, f)).collect();
@@ -1000,6 +1012,7 @@ impl<'a> Checker<'a> {
             schema,
             flows,
             syncs,
+            events,
             tests: Vec::new(),
         }
     }

@@ -43,6 +43,8 @@ pub struct Recipe {
     pub flows: Vec<Flow>,
     /// Inbound syncs (shape only for now; run by a later issue).
     pub syncs: Vec<Sync>,
+    /// The event types the product sends, with their payload fields, in declaration order.
+    pub events: Vec<EventSpec>,
     /// The recipe's test cases (`tests/*.toml` beside it), for `forcebridge recipe test`.
     #[serde(skip)]
     pub tests: Vec<TestCase>,
@@ -54,9 +56,118 @@ impl Recipe {
         self.flows.iter().filter(move |f| f.on == event_type)
     }
 
+    /// The declared event type called `name`.
+    pub fn event(&self, name: &str) -> Option<&EventSpec> {
+        self.events.iter().find(|e| e.name == name)
+    }
+
     /// The setting called `name`.
     pub fn setting(&self, name: &str) -> Option<&Setting> {
         self.settings.iter().find(|s| s.name == name)
+    }
+}
+
+/// An event type the product sends (`[events."<type>"]`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventSpec {
+    /// The type (`track.completed`).
+    pub name: String,
+    /// Its top-level payload fields, in declaration order.
+    pub fields: Vec<EventField>,
+}
+
+/// A declared payload field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventField {
+    pub name: String,
+    pub kind: EventFieldKind,
+    /// Declared with a trailing `?`: it may be absent or null.
+    pub optional: bool,
+}
+
+/// The JSON type of a declared payload field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventFieldKind {
+    String,
+    Number,
+    Bool,
+    Object,
+    List,
+    Any,
+}
+
+impl EventFieldKind {
+    /// The kind a declaration names (`string`, `number?` → `number`), if any.
+    pub fn parse(declared: &str) -> Option<Self> {
+        Some(match declared.trim_end_matches('?') {
+            "string" => Self::String,
+            "number" => Self::Number,
+            "bool" => Self::Bool,
+            "object" => Self::Object,
+            "list" => Self::List,
+            "any" => Self::Any,
+            _ => return None,
+        })
+    }
+
+    fn accepts(self, v: &Value) -> bool {
+        match self {
+            Self::String => v.is_string(),
+            Self::Number => v.is_number(),
+            Self::Bool => v.is_boolean(),
+            Self::Object => v.is_object(),
+            Self::List => v.is_array(),
+            Self::Any => true,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "a string",
+            Self::Number => "a number",
+            Self::Bool => "true or false",
+            Self::Object => "an object",
+            Self::List => "a list",
+            Self::Any => "any value",
+        }
+    }
+}
+
+impl EventSpec {
+    /// Checks a payload against the declaration: every required field present and not null,
+    /// every declared field of its type. Undeclared fields are allowed (products add fields).
+    ///
+    /// # Errors
+    /// The first mismatch, as `(field, message)`.
+    pub fn check(&self, data: &Value) -> Result<(), (String, String)> {
+        let Some(obj) = data.as_object() else {
+            return Err(("data".into(), "data must be a JSON object".into()));
+        };
+        for f in &self.fields {
+            match obj.get(&f.name) {
+                None | Some(Value::Null) if f.optional => {}
+                None | Some(Value::Null) => {
+                    return Err((
+                        f.name.clone(),
+                        format!("{} is required by event type {:?}", f.name, self.name),
+                    ));
+                }
+                Some(v) if !f.kind.accepts(v) => {
+                    return Err((
+                        f.name.clone(),
+                        format!(
+                            "{} must be {} (event type {:?})",
+                            f.name,
+                            f.kind.as_str(),
+                            self.name
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -74,6 +185,18 @@ pub enum AuthMethod {
     JwtBearer,
 }
 
+impl AuthMethod {
+    /// The name recipes and the API use (`oauth_web_server`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::OauthWebServer => "oauth_web_server",
+            AuthMethod::ClientCredentials => "client_credentials",
+            AuthMethod::Password => "password",
+            AuthMethod::JwtBearer => "jwt_bearer",
+        }
+    }
+}
+
 /// A login environment a recipe accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -84,6 +207,17 @@ pub enum EnvironmentKind {
     Sandbox,
     /// A My Domain URL the customer gives.
     MyDomain,
+}
+
+impl EnvironmentKind {
+    /// The name recipes and the API use (`my_domain`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvironmentKind::Production => "production",
+            EnvironmentKind::Sandbox => "sandbox",
+            EnvironmentKind::MyDomain => "my_domain",
+        }
+    }
 }
 
 /// The `[connection]` table: how customers connect an org for this recipe.

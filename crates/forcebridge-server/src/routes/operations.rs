@@ -9,8 +9,10 @@ use axum::extract::{Path, Query, State};
 use forcebridge_store::{
     BudgetRow, ConnectionId, Delivery, DeliveryFilter, DeliveryState, EventId, JournalRow, Scope,
 };
-use serde::Deserialize;
-use utoipa::IntoParams;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -165,6 +167,54 @@ pub async fn budget(
     Ok(Json(b))
 }
 
+/// Which work the counts cover.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatsQuery {
+    /// Only this connection's (default: the whole tenant's).
+    pub connection_id: Option<String>,
+}
+
+/// Counts of outbound work: events, deliveries by state, Salesforce writes by operation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsView {
+    /// Distinct events that reached at least one install.
+    pub events: u64,
+    /// Deliveries by state (`pending`, `done`, `dead`, …).
+    pub deliveries: BTreeMap<String, u64>,
+    /// Confirmed Salesforce writes by operation (`create`, `upsert`, `chatter`, …).
+    pub writes: BTreeMap<String, u64>,
+    /// Every confirmed write, whatever its operation.
+    pub records_written: u64,
+}
+
+/// Counts of the tenant's (or one connection's) outbound work, for dashboards and progress.
+#[utoipa::path(get, path = "/v1/stats", tag = "operations", security(("tenant_key" = [])), params(StatsQuery),
+    responses((status = 200, body = StatsView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<StatsQuery>,
+) -> ApiResult<Json<StatsView>> {
+    let tenant = caller.key_with(Scope::Operations)?;
+    let connection = match q.connection_id.as_deref() {
+        None => None,
+        Some(s) => {
+            let id = ConnectionId::parse(s)
+                .map_err(|_| ApiError::invalid("connection_id", "connection_id must be a connection's id"))?;
+            // Another tenant's connection is not found, never zero counts.
+            state.engine.connection(tenant, &id).await?;
+            Some(id)
+        }
+    };
+    let s = state.engine.store().stats(tenant, connection.as_ref()).await?;
+    Ok(Json(StatsView {
+        events: s.events,
+        records_written: s.records_written(),
+        deliveries: s.deliveries,
+        writes: s.writes,
+    }))
+}
+
 /// The operations routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -174,4 +224,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(event_journal))
         .routes(routes!(record_journal))
         .routes(routes!(budget))
+        .routes(routes!(stats))
 }
