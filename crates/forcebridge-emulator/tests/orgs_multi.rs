@@ -338,3 +338,62 @@ async fn each_org_keeps_its_own_state_file() {
     assert_eq!(names, ["org1", "org2", "later"]);
     assert_eq!(list["orgs"][2]["environment"], json!("sandbox"));
 }
+
+#[tokio::test]
+async fn the_consent_page_at_the_production_login_host_signs_in_any_production_orgs_user() {
+    let (a, _b, second) = two_orgs().await;
+    let c = a.handle.config().clone();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let callback = "http://localhost/callback";
+    let params = [
+        ("response_type", "code"),
+        ("client_id", c.client_id.as_str()),
+        ("redirect_uri", callback),
+        ("state", "s1"),
+    ];
+    let authorize = format!("{}/services/oauth2/authorize", a.handle.base_url());
+    let page = no_redirects.get(&authorize).query(&params).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    // The second org's administrator signs in on the one production login page.
+    let mut form: Vec<(&str, &str)> = params.to_vec();
+    form.extend([
+        ("username", second["username"].as_str().unwrap()),
+        ("password", c.password.as_str()),
+        ("action", "allow"),
+    ]);
+    let resp = no_redirects.post(&authorize).form(&form).send().await.unwrap();
+    assert_eq!(resp.status(), 302, "{}", resp.text().await.unwrap_or_default());
+    let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    let token: Value = no_redirects
+        .post(a.handle.token_url())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("client_id", c.client_id.as_str()),
+            ("client_secret", c.client_secret.as_str()),
+            ("redirect_uri", callback),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The code and the session are the second org's.
+    assert_eq!(token["instance_url"], second["instance_url"], "{token}");
+    assert!(
+        token["id"]
+            .as_str()
+            .unwrap()
+            .contains(second["org_id"].as_str().unwrap()),
+        "{token}"
+    );
+}

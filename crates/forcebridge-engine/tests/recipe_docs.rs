@@ -35,6 +35,11 @@ fn recipe_schema_json_is_current() {
 }
 
 #[test]
+fn demo_schema_json_is_current() {
+    check("recipes/demo.schema.json", &docs::demo_schema());
+}
+
+#[test]
 fn test_schema_json_is_current() {
     check("recipes/test.schema.json", &docs::test_schema());
 }

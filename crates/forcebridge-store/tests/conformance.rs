@@ -563,6 +563,115 @@ mod suite {
         assert!(e.to_string().contains("idempotency_key"), "{e}");
     }
 
+    /// `stats` counts a tenant's events, deliveries by state and confirmed writes, per
+    /// connection or for the whole tenant, and never another tenant's.
+    pub async fn outbound_stats_count_per_tenant_and_connection(db: &TestDb) {
+        let s = &db.store;
+        let (t, c) = tenant_with_connection(s).await;
+        let (other, oc) = {
+            let o = s.create_tenant("Other").await.unwrap();
+            let u = s
+                .create_user(&o.id, "o@o.test", Role::Admin, "test")
+                .await
+                .unwrap();
+            let c = s
+                .create_connection(&o.id, &personal(&u.id, "c", "t"), "o")
+                .await
+                .unwrap();
+            (o, c)
+        };
+        let install = s
+            .install_recipe(&t.id, &c.id, "r", &json!({}), true, "a")
+            .await
+            .unwrap();
+        let mut tx = s.begin().await.unwrap();
+        let mut ids = Vec::new();
+        for k in 0..3 {
+            let e = tx
+                .accept_event(&t.id, &format!("k{k}"), "x", &json!({}))
+                .await
+                .unwrap();
+            // Two flows for each event: two deliveries, one event.
+            let new: Vec<NewDelivery> = ["a", "b"]
+                .iter()
+                .map(|flow| NewDelivery {
+                    install_id: install.id.clone(),
+                    connection_id: c.id.clone(),
+                    event_id: e.event.id.clone(),
+                    flow: (*flow).into(),
+                    not_before: None,
+                    coalesce_key: None,
+                    correlation_key: None,
+                })
+                .collect();
+            tx.insert_deliveries(&t.id, &new).await.unwrap();
+            ids.push(e.event.id.clone());
+        }
+        tx.commit().await.unwrap();
+        let pending = s
+            .list_deliveries(&t.id, &DeliveryFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 6);
+        let now = db.clock.now();
+        let mut tx = s.begin().await.unwrap();
+        let update = |d: &Delivery, state| DeliveryUpdate {
+            id: d.id,
+            state,
+            attempts: 1,
+            not_before: now,
+            outcome: None,
+        };
+        tx.update_deliveries(&[
+            update(&pending[0], DeliveryState::Done),
+            update(&pending[1], DeliveryState::Done),
+            update(&pending[2], DeliveryState::Dead),
+        ])
+        .await
+        .unwrap();
+        for (op, state) in [
+            ("create", "done"),
+            ("create", "done"),
+            ("chatter", "undone"),
+            ("upsert", "intent"),
+            ("update", "failed"),
+        ] {
+            tx.journal_write(&JournalRow {
+                id: 0,
+                tenant_id: t.id.clone(),
+                event_id: Some(ids[0].clone()),
+                connection_id: c.id.clone(),
+                delivery_id: Some(pending[0].id),
+                step: Some("s".into()),
+                operation: op.into(),
+                sobject: "Lead".into(),
+                record_id: Some("00Q000000000001AAA".into()),
+                api: Some("collections".into()),
+                state: state.into(),
+                correlation_key: None,
+                detail: json!({}),
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let all = s.stats(&t.id, None).await.unwrap();
+        assert_eq!(all.events, 3);
+        assert_eq!(all.deliveries_in("done"), 2);
+        assert_eq!(all.deliveries_in("dead"), 1);
+        assert_eq!(all.deliveries_in("pending"), 3);
+        // Intents and failures are not writes; an undone write was one.
+        assert_eq!(all.writes.get("create"), Some(&2));
+        assert_eq!(all.writes.get("chatter"), Some(&1));
+        assert_eq!(all.records_written(), 3);
+        assert_eq!(s.stats(&t.id, Some(&c.id)).await.unwrap(), all);
+        // Another tenant's connection, or the other tenant, sees none of it.
+        assert_eq!(s.stats(&t.id, Some(&oc.id)).await.unwrap(), Stats::default());
+        assert_eq!(s.stats(&other.id, None).await.unwrap(), Stats::default());
+    }
+
     pub async fn concurrent_duplicate_events_record_one(db: &TestDb) {
         let s = &db.store;
         let t = s.create_tenant("Acme").await.unwrap();
@@ -1475,6 +1584,7 @@ mod suite {
 
 conformance!(
     tenants_and_users,
+    outbound_stats_count_per_tenant_and_connection,
     api_keys,
     connections_owners_limits_status,
     concurrent_creates_respect_the_limit,

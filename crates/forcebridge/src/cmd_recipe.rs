@@ -5,7 +5,7 @@
 //! Invariant: `check` reads files only; it exits 1 exactly when the recipe has an error (warnings
 //! alone exit 0), and prints diagnostics on stdout so they can be piped.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::{Args as ClapArgs, Subcommand};
@@ -89,11 +89,24 @@ pub async fn run(args: Args) -> Result<()> {
 fn check(args: &CheckArgs) -> Result<()> {
     match recipe::load(&args.path) {
         Ok((r, warnings)) => {
+            // The demo beside it (`demo.toml`), if any, must fit the recipe too.
+            let dir = if args.path.is_dir() {
+                args.path.clone()
+            } else {
+                args.path.parent().map(Path::to_path_buf).unwrap_or_default()
+            };
+            let demo = forcebridge_engine::demo::load(&dir, &r);
             if args.json {
+                let demo_json = match &demo {
+                    Ok(None) => serde_json::Value::Null,
+                    Ok(Some(d)) => serde_json::json!({ "ok": true, "events": d.default_events }),
+                    Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
+                };
                 let out = serde_json::json!({
-                    "ok": true,
+                    "ok": demo.is_ok(),
                     "recipe": { "name": r.name, "version": r.version, "content_hash": r.content_hash },
                     "diagnostics": warnings,
+                    "demo": demo_json,
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
@@ -111,8 +124,19 @@ fn check(args: &CheckArgs) -> Result<()> {
                     r.schema.objects.len(),
                     r.tests.len()
                 );
+                if let Ok(Some(d)) = &demo {
+                    println!(
+                        "ok: demo — {} by {}, {} events by default",
+                        d.environment.as_str(),
+                        d.auth.as_str(),
+                        d.default_events
+                    );
+                }
             }
-            Ok(())
+            match demo {
+                Err(e) => bail!("the recipe's demo does not load: {e}"),
+                Ok(_) => Ok(()),
+            }
         }
         Err(e) => {
             if args.json {

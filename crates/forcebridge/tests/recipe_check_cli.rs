@@ -111,3 +111,34 @@ fn a_missing_recipe_exits_1_naming_it() {
     );
     assert!(stderr.contains("error"), "{stderr}");
 }
+
+#[test]
+fn a_demo_that_does_not_fit_its_recipe_fails_the_check() {
+    let (code, stdout, _) = check(&[recipes().join("spaceiq").to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("ok: demo — sandbox by password"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["recipe.toml", "demo.toml"] {
+        let text = std::fs::read_to_string(recipes().join("spaceiq").join(f)).unwrap();
+        std::fs::write(
+            dir.path().join(f),
+            text.replace(
+                "auth = \"password\"\nenvironment",
+                "auth = \"jwt_bearer\"\nenvironment",
+            ),
+        )
+        .unwrap();
+    }
+    let (code, _, stderr) = check(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("connection.auth: recipe spaceiq does not accept \"jwt_bearer\""),
+        "{stderr}"
+    );
+    let (code, stdout, _) = check(&[dir.path().to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["demo"]["ok"], false, "{v}");
+}

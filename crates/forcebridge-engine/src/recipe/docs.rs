@@ -36,6 +36,11 @@ pub fn test_schema() -> String {
     pretty(&schema_of::<TestFile>())
 }
 
+/// The JSON Schema of a recipe's demo (`demo.toml`).
+pub fn demo_schema() -> String {
+    pretty(&schema_of::<crate::demo::DemoFile>())
+}
+
 /// The order reference sections appear in, with the TOML place each type is written at.
 const SECTIONS: &[(&str, &str)] = &[
     ("RecipeFile", "the file"),

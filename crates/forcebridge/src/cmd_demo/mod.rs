@@ -122,7 +122,7 @@ pub async fn run(args: Args) -> Result<()> {
     }
     if demos.is_empty() {
         bail!(
-            "no recipe in {} has a demo.toml; see docs/recipes.md (\"Demos\")",
+            "no recipe in {} has a demo.toml; see docs/demo.md",
             args.recipes.display()
         );
     }
