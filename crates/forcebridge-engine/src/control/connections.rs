@@ -204,7 +204,9 @@ impl Engine {
             } => {
                 nonempty(&client_id, "client_id")?;
                 nonempty(&username, "username")?;
-                if !private_key_pem.expose_secret().contains("PRIVATE KEY") {
+                // Checked here, where the request's field is known: an ECDSA key or a certificate
+                // would otherwise fail later, at sign-in, as an unnamed invalid input.
+                if forcebridge_salesforce::auth::jwt::check_key(&private_key_pem).is_err() {
                     return Err(Error::Invalid(
                         "private_key_pem must be the connected app certificate's RSA private key in PEM \
                          (-----BEGIN PRIVATE KEY-----)"

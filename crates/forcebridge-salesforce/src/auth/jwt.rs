@@ -16,16 +16,28 @@ struct Claims<'a> {
     exp: i64,
 }
 
+/// Checks that `key_pem` can sign assertions, before it is stored.
+///
+/// # Errors
+/// [`Error::InvalidInput`] when the key is not an RSA private key in PEM.
+pub fn check_key(key_pem: &SecretString) -> Result<()> {
+    signing_key(key_pem).map(|_| ())
+}
+
+fn signing_key(key_pem: &SecretString) -> Result<jsonwebtoken::EncodingKey> {
+    jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose_secret().as_bytes()).map_err(|e| {
+        Error::InvalidInput(format!(
+            "the JWT private key is not an RSA private key in PEM ({e})"
+        ))
+    })
+}
+
 /// Signs a JWT bearer assertion valid for 3 minutes.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] when the key is not an RSA private key in PEM.
 pub fn assertion(client_id: &str, username: &str, audience: &str, key_pem: &SecretString) -> Result<String> {
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose_secret().as_bytes()).map_err(|e| {
-        Error::InvalidInput(format!(
-            "the JWT private key is not an RSA private key in PEM ({e})"
-        ))
-    })?;
+    let key = signing_key(key_pem)?;
     let claims = Claims {
         iss: client_id,
         sub: username,
