@@ -393,6 +393,15 @@ impl Client {
     /// becomes its [`Error`].
     async fn check(&self, resp: reqwest::Response) -> Result<reqwest::Response> {
         let status = resp.status().as_u16();
+        // Every answer of an API call (sign-ins excluded), by status class: what the org's API
+        // request count is made of, seen from this process.
+        let class = match status {
+            200..=299 => "2xx",
+            400..=499 => "4xx",
+            500..=599 => "5xx",
+            _ => "other",
+        };
+        metrics::counter!("forcebridge_salesforce_requests_total", "status" => class).increment(1);
         let headers = resp.headers().clone();
         if let Some(v) = headers.get("Sforce-Limit-Info").and_then(|v| v.to_str().ok()) {
             self.inner.budget.observe_header(v);

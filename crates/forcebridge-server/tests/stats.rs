@@ -1,6 +1,7 @@
 //! `GET /v1/stats` over real HTTP against the emulator: counts of events, deliveries by state and
 //! Salesforce writes, for the tenant or one connection, moving as events are posted and applied;
-//! another tenant's connection is 404 and another tenant counts nothing.
+//! another tenant's connection is 404 and another tenant counts nothing. `/metrics` shows the
+//! same work process-wide, without tenant ids.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -61,6 +62,20 @@ async fn stats_count_events_deliveries_and_writes_per_connection() {
     assert_eq!(done["writes"], json!({ "upsert": 4 }), "{done}");
     assert_eq!(done["records_written"], 4);
     assert_eq!(t.key.get("/v1/stats").await.1, done);
+
+    // The same work in the process's metrics: deliveries and writes by state, API calls, budget.
+    let (s, text) = app.anonymous().get("/metrics").await;
+    assert_eq!(s, 200);
+    let text = text.as_str().unwrap().to_owned();
+    for needle in [
+        "forcebridge_deliveries{state=\"done\"}",
+        "forcebridge_salesforce_writes{api=",
+        "forcebridge_salesforce_requests_total{status=\"2xx\"}",
+        "forcebridge_api_budget_remaining{connection=",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    assert!(!text.contains(&t.id), "no tenant id in metrics");
 
     assert_eq!(t.key.get("/v1/stats?connection_id=nope").await.0, 400);
     assert_eq!(app.anonymous().get("/v1/stats").await.0, 401);

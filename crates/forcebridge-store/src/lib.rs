@@ -1341,7 +1341,7 @@ impl Tx {
 
 mod deliveries_api;
 mod stats;
-pub use stats::Stats;
+pub use stats::{Stats, Totals};
 
 #[cfg(test)]
 mod tests {

@@ -36,6 +36,17 @@ impl Stats {
     }
 }
 
+/// Totals across every tenant, for the process's metrics (no tenant ids in them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Deliveries by state.
+    pub deliveries: BTreeMap<String, u64>,
+    /// Journal rows by (API, state): `("collections", "done")`, `("bulk", "failed")`, …
+    pub writes: BTreeMap<(String, String), u64>,
+    /// Each connection's API budget as last observed: (connection, used, max).
+    pub budgets: Vec<(ConnectionId, u64, u64)>,
+}
+
 macro_rules! define_stats_ops {
     () => {
         pub(crate) mod stats {
@@ -46,7 +57,7 @@ macro_rules! define_stats_ops {
             use super::Conn;
             use crate::error::Result;
             use crate::model::{ConnectionId, TenantId};
-            use crate::stats::Stats;
+            use crate::stats::{Stats, Totals};
 
             fn count(n: i64) -> u64 {
                 u64::try_from(n).unwrap_or(0)
@@ -114,6 +125,44 @@ macro_rules! define_stats_ops {
                     writes,
                 })
             }
+
+            pub(crate) async fn totals(c: &mut Conn) -> Result<Totals> {
+                let mut deliveries = BTreeMap::new();
+                for row in sqlx::query("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
+                    .fetch_all(&mut *c)
+                    .await?
+                {
+                    deliveries.insert(row.try_get::<String, _>(0)?, count(row.try_get::<i64, _>(1)?));
+                }
+                let mut writes = BTreeMap::new();
+                for row in sqlx::query(
+                    "SELECT COALESCE(api, 'unknown'), state, COUNT(*) FROM journal GROUP BY COALESCE(api, 'unknown'), state",
+                )
+                .fetch_all(&mut *c)
+                .await?
+                {
+                    writes.insert(
+                        (row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?),
+                        count(row.try_get::<i64, _>(2)?),
+                    );
+                }
+                let mut budgets = Vec::new();
+                for row in sqlx::query("SELECT connection_id, used, max FROM api_budgets ORDER BY connection_id")
+                    .fetch_all(&mut *c)
+                    .await?
+                {
+                    budgets.push((
+                        ConnectionId::parse(row.try_get::<&str, _>(0)?)?,
+                        count(row.try_get::<i64, _>(1)?),
+                        count(row.try_get::<i64, _>(2)?),
+                    ));
+                }
+                Ok(Totals {
+                    deliveries,
+                    writes,
+                    budgets,
+                })
+            }
         }
     };
 }
@@ -126,5 +175,13 @@ impl Store {
     /// Database errors.
     pub async fn stats(&self, tenant: &TenantId, connection: Option<&ConnectionId>) -> Result<Stats> {
         in_read!(self, m, c, _ctx => m::stats::stats(c, tenant, connection).await)
+    }
+
+    /// Totals across every tenant, for metrics.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn totals(&self) -> Result<Totals> {
+        in_read!(self, m, c, _ctx => m::stats::totals(c).await)
     }
 }

@@ -52,6 +52,22 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         });
         metrics::gauge!("forcebridge_queue_oldest_ready_age_seconds").set(age);
     }
+    // Outbound work as the store holds it, so every node reports the same totals.
+    if let Ok(t) = state.engine.store().totals().await {
+        for (st, n) in &t.deliveries {
+            metrics::gauge!("forcebridge_deliveries", "state" => st.clone()).set(*n as f64);
+        }
+        for ((api, st), n) in &t.writes {
+            metrics::gauge!("forcebridge_salesforce_writes", "api" => api.clone(), "state" => st.clone())
+                .set(*n as f64);
+        }
+        for (conn, used, max) in &t.budgets {
+            metrics::gauge!("forcebridge_api_budget_used", "connection" => conn.to_string())
+                .set(*used as f64);
+            metrics::gauge!("forcebridge_api_budget_remaining", "connection" => conn.to_string())
+                .set(max.saturating_sub(*used) as f64);
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
