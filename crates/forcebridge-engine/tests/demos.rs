@@ -1,22 +1,18 @@
 //! Recipe demos (`demo.toml`): the bundled ones load and render payloads their recipes accept,
 //! the same every time; a demo that does not fit its recipe is refused with where and why.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use chrono::{TimeZone as _, Utc};
 use forcebridge_engine::demo::{self, Demo, DemoError};
-use forcebridge_engine::recipe::{self, ir};
+use forcebridge_engine::recipe::ir;
 use serde_json::Value;
-
-fn recipes_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes")
-}
+use support::{load_recipe, recipes_dir};
 
 fn load(name: &str) -> ir::Recipe {
-    match recipe::load(&recipes_dir().join(name)) {
-        Ok((r, _)) => r,
-        Err(e) => panic!("{name} does not load:\n{}", recipe::render(&e)),
-    }
+    (*load_recipe(name)).clone()
 }
 
 fn demo_of(recipe: &ir::Recipe, text: &str) -> Result<Demo, DemoError> {

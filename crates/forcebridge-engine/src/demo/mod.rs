@@ -160,47 +160,31 @@ pub fn load_str(path: &Path, text: &str, recipe: &Recipe) -> Result<Demo, DemoEr
         at: at.to_owned(),
         message,
     };
-    let auth = recipe
-        .connection
-        .auth
-        .iter()
-        .copied()
-        .find(|a| a.as_str() == file.connection.auth)
-        .ok_or_else(|| {
-            let accepted: Vec<&str> = recipe.connection.auth.iter().map(|a| a.as_str()).collect();
-            invalid(
-                "connection.auth",
-                format!(
-                    "recipe {} does not accept {:?}; use one of {}",
-                    recipe.name,
-                    file.connection.auth,
-                    accepted.join(", ")
-                ),
-            )
-        })?;
-    let environment = recipe
-        .connection
-        .environments
-        .iter()
-        .copied()
-        .find(|e| e.as_str() == file.connection.environment)
-        .ok_or_else(|| {
-            let accepted: Vec<&str> = recipe
-                .connection
-                .environments
-                .iter()
-                .map(|e| e.as_str())
-                .collect();
-            invalid(
-                "connection.environment",
-                format!(
-                    "recipe {} does not accept {:?}; use one of {}",
-                    recipe.name,
-                    file.connection.environment,
-                    accepted.join(", ")
-                ),
-            )
-        })?;
+    // One of the names the recipe accepts, or an error listing them.
+    fn one_of<T: Copy>(accepted: &[T], name: fn(T) -> &'static str, given: &str) -> Result<T, String> {
+        accepted
+            .iter()
+            .copied()
+            .find(|a| name(*a) == given)
+            .ok_or_else(|| {
+                let names: Vec<&str> = accepted.iter().map(|a| name(*a)).collect();
+                format!("use one of {}", names.join(", "))
+            })
+    }
+    let refused = |at: &str, given: &str, hint: String| {
+        invalid(
+            at,
+            format!("recipe {} does not accept {given:?}; {hint}", recipe.name),
+        )
+    };
+    let auth = one_of(&recipe.connection.auth, AuthMethod::as_str, &file.connection.auth)
+        .map_err(|hint| refused("connection.auth", &file.connection.auth, hint))?;
+    let environment = one_of(
+        &recipe.connection.environments,
+        EnvironmentKind::as_str,
+        &file.connection.environment,
+    )
+    .map_err(|hint| refused("connection.environment", &file.connection.environment, hint))?;
     if file.kinds.is_empty() {
         return Err(invalid(
             "event",
