@@ -1,6 +1,6 @@
 //! Installs and operations over real HTTP, end to end against the emulator: a shared OAuth
 //! connection, the Instruqt recipe installed with settings (errors name the setting), its
-//! provisioning plan, consent by hash and apply, an event posted, its delivery listed, drained
+//! provisioning plan, consent by hash and apply (a run, worked), an event posted, its delivery listed, drained
 //! and journalled; replay, cancel and budget answer; foreign ids are 404.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -74,14 +74,20 @@ async fn install_plan_apply_then_an_event_is_delivered_and_journalled() {
         )
         .await;
     assert!((400..500).contains(&s), "a stale hash is refused: {s} {e}");
-    let (s, report) = t
+    let (s, run) = t
         .key
         .post(
             &format!("/v1/installs/{id}/apply"),
             json!({ "plan_hash": plan["hash"] }),
         )
         .await;
-    assert_eq!(s, 200, "{report}");
+    assert_eq!(s, 202, "{run}");
+    assert_eq!(app.work_runs().await, 1);
+    let (s, run) = t
+        .key
+        .get(&format!("/v1/runs/{}", run["id"].as_str().unwrap()))
+        .await;
+    assert_eq!((s, run["state"].as_str()), (200, Some("succeeded")), "{run}");
     let (s, listed) = t.key.get("/v1/installs").await;
     assert_eq!((s, listed.as_array().unwrap().len()), (200, 1));
 
