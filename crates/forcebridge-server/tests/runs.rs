@@ -318,3 +318,31 @@ async fn uninstall_keeps_the_schema_unless_asked_to_remove_it() {
         400
     );
 }
+
+#[tokio::test]
+async fn the_workers_serve_starts_work_the_run() {
+    let app = TestApp::spawn().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = app.engine.spawn_workers(stopped);
+    let t = app.tenant("Acme").await;
+    let (id, hash) = installed(&app, &t, "ticketly").await;
+    let (s, run) = t
+        .key
+        .post(&format!("/v1/installs/{id}/apply"), json!({ "plan_hash": hash }))
+        .await;
+    assert_eq!(s, 202, "{run}");
+    let url = format!("/v1/runs/{}", run["id"].as_str().unwrap());
+    // Poll as a client would; the bound only keeps a broken build from hanging.
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        last = t.key.get(&url).await.1;
+        if last["state"] == "succeeded" || last["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(last["state"], "succeeded", "{last}");
+    assert_eq!(last["progress"]["done"], last["progress"]["total"]);
+    stop.send(true).unwrap();
+    workers.await.unwrap();
+}
