@@ -13,6 +13,11 @@ use support::{Tenant, TestApp};
 /// An install of `recipe` on a new connection, with its plan's hash.
 async fn installed(app: &TestApp, t: &Tenant, recipe: &str) -> (String, String) {
     let conn = app.connection(t, "ops@acme.test").await;
+    installed_on(t, &json!(conn), recipe).await
+}
+
+/// An install of `recipe` on connection `conn`, with its plan's hash.
+async fn installed_on(t: &Tenant, conn: &Value, recipe: &str) -> (String, String) {
     let (s, inst) = t
         .key
         .post("/v1/installs", json!({ "connection_id": conn, "recipe": recipe }))
@@ -22,6 +27,16 @@ async fn installed(app: &TestApp, t: &Tenant, recipe: &str) -> (String, String) 
     let (s, plan) = t.key.get(&format!("/v1/installs/{id}/plan")).await;
     assert_eq!(s, 200, "{plan}");
     (id, plan["hash"].as_str().unwrap().to_owned())
+}
+
+/// Consent to `hash` on install `id`: `202` and the run.
+async fn start_apply(t: &Tenant, id: &str, hash: &str) -> Value {
+    let (s, run) = t
+        .key
+        .post(&format!("/v1/installs/{id}/apply"), json!({ "plan_hash": hash }))
+        .await;
+    assert_eq!(s, 202, "{run}");
+    run
 }
 
 async fn notifications(t: &Tenant) -> Vec<String> {
@@ -165,11 +180,7 @@ async fn a_transient_failure_is_retried_and_a_permanent_one_fails_with_a_remedy(
     .await;
     let t = app.tenant("Acme").await;
     let (id, hash) = installed(&app, &t, "inkwell").await;
-    let (s, run) = t
-        .key
-        .post(&format!("/v1/installs/{id}/apply"), json!({ "plan_hash": hash }))
-        .await;
-    assert_eq!(s, 202, "{run}");
+    let run = start_apply(&t, &id, &hash).await;
     let run_url = format!("/v1/runs/{}", run["id"].as_str().unwrap());
     let soap_fault = |status: u16, code: &str| {
         json!({ "count": 1000, "status": status, "errorCode": code, "message": "injected",
@@ -212,14 +223,7 @@ async fn a_transient_failure_is_retried_and_a_permanent_one_fails_with_a_remedy(
 
     // A permanent refusal ends the run failed, in words, with what to do.
     let (id2, hash2) = installed(&app, &t, "ticketly").await;
-    let (s, run) = t
-        .key
-        .post(
-            &format!("/v1/installs/{id2}/apply"),
-            json!({ "plan_hash": hash2 }),
-        )
-        .await;
-    assert_eq!(s, 202, "{run}");
+    let run = start_apply(&t, &id2, &hash2).await;
     app.emulator_control("faults", soap_fault(403, "INSUFFICIENT_ACCESS"))
         .await;
     assert_eq!(app.work_runs().await, 1);
@@ -259,23 +263,12 @@ async fn uninstall_keeps_the_schema_unless_asked_to_remove_it() {
     let app = TestApp::spawn().await;
     let t = app.tenant("Acme").await;
     let (id, hash) = installed(&app, &t, "inkwell").await;
-    let (s, _) = t
-        .key
-        .post(&format!("/v1/installs/{id}/apply"), json!({ "plan_hash": hash }))
-        .await;
-    assert_eq!(s, 202);
+    start_apply(&t, &id, &hash).await;
     app.work_runs().await;
     assert_eq!(t.key.delete(&format!("/v1/installs/{id}")).await.0, 204);
     // Installed again on the same org: the schema stayed, so there is nothing to make.
     let conn = t.key.get("/v1/connections").await.1[0]["id"].clone();
-    let (_, inst) = t
-        .key
-        .post(
-            "/v1/installs",
-            json!({ "connection_id": conn, "recipe": "inkwell" }),
-        )
-        .await;
-    let id = inst["id"].as_str().unwrap().to_owned();
+    let (id, _) = installed_on(&t, &conn, "inkwell").await;
     let (_, plan) = t.key.get(&format!("/v1/installs/{id}/plan")).await;
     assert_eq!(plan["changes"], json!([]), "{plan}");
 
@@ -285,17 +278,8 @@ async fn uninstall_keeps_the_schema_unless_asked_to_remove_it() {
         .await;
     assert_eq!(s, 204, "{e}");
     assert_eq!(t.key.get(&format!("/v1/installs/{id}/plan")).await.0, 404);
-    let (_, inst) = t
-        .key
-        .post(
-            "/v1/installs",
-            json!({ "connection_id": conn, "recipe": "inkwell" }),
-        )
-        .await;
-    let (_, plan) = t
-        .key
-        .get(&format!("/v1/installs/{}/plan", inst["id"].as_str().unwrap()))
-        .await;
+    let (again, _) = installed_on(&t, &conn, "inkwell").await;
+    let (_, plan) = t.key.get(&format!("/v1/installs/{again}/plan")).await;
     let changes = plan["changes"].as_array().unwrap();
     assert!(
         changes
@@ -326,11 +310,7 @@ async fn the_workers_serve_starts_work_the_run() {
     let workers = app.engine.spawn_workers(stopped);
     let t = app.tenant("Acme").await;
     let (id, hash) = installed(&app, &t, "ticketly").await;
-    let (s, run) = t
-        .key
-        .post(&format!("/v1/installs/{id}/apply"), json!({ "plan_hash": hash }))
-        .await;
-    assert_eq!(s, 202, "{run}");
+    let run = start_apply(&t, &id, &hash).await;
     let url = format!("/v1/runs/{}", run["id"].as_str().unwrap());
     // Poll as a client would; the bound only keeps a broken build from hanging.
     let mut last = Value::Null;

@@ -39,6 +39,21 @@ fn ok() -> AttemptOutcome {
     }
 }
 
+/// A connection owned as `owner`, with placeholder credentials.
+fn connection_of(owner: Owner) -> NewConnection {
+    NewConnection {
+        org_id: None,
+        environment: Environment::Production,
+        auth_method: AuthMethod::ClientCredentials,
+        owner,
+        label: "c".into(),
+        credentials: Credentials {
+            client_id: Some("c".into()),
+            ..Default::default()
+        },
+    }
+}
+
 mod suite {
     use super::*;
 
@@ -554,21 +569,7 @@ mod suite {
             .await
             .unwrap();
         let c = s
-            .create_connection(
-                &t.id,
-                &NewConnection {
-                    org_id: None,
-                    environment: Environment::Production,
-                    auth_method: AuthMethod::ClientCredentials,
-                    owner: Owner::Personal { user_id: u.id },
-                    label: "prod".into(),
-                    credentials: Credentials {
-                        client_id: Some("c".into()),
-                        ..Default::default()
-                    },
-                },
-                "ops",
-            )
+            .create_connection(&t.id, &connection_of(Owner::Personal { user_id: u.id }), "ops")
             .await
             .unwrap();
         let i = s
@@ -853,17 +854,7 @@ mod suite {
             .upsert_user(&t.id, "ann@acme.test", Role::Admin, "vendor")
             .await
             .unwrap();
-        let conn = |owner: Owner| NewConnection {
-            org_id: None,
-            environment: Environment::Production,
-            auth_method: AuthMethod::ClientCredentials,
-            owner,
-            label: "c".into(),
-            credentials: Credentials {
-                client_id: Some("c".into()),
-                ..Default::default()
-            },
-        };
+        let conn = connection_of;
         let personal = || {
             conn(Owner::Personal {
                 user_id: u.id.clone(),

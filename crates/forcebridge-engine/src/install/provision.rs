@@ -203,17 +203,7 @@ impl Engine {
         };
         self.report_progress(at, inst, p).await?;
         let tenant = &inst.tenant_id;
-        let inst = self
-            .store()
-            .install_recipe(
-                tenant,
-                &inst.connection_id,
-                &inst.recipe,
-                &inst.settings,
-                true,
-                actor,
-            )
-            .await?;
+        let inst = self.set_enabled(tenant, &inst.id, true, actor).await?;
         self.store()
             .record_audit(
                 Some(tenant),

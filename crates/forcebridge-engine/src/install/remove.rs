@@ -91,13 +91,12 @@ pub async fn remove_schema(recipe: &Recipe, client: &Client) -> Result<Vec<Strin
     // An object that looks another up goes first.
     let mut objects: Vec<&str> = schema.objects.iter().map(|o| o.api_name.as_str()).collect();
     objects.sort_by_key(|name| {
-        let looked_up = schema.objects.iter().any(|o| {
+        schema.objects.iter().any(|o| {
             o.api_name != *name
                 && o.fields.iter().any(
                     |f| matches!(&f.field_type, FieldType::Lookup { reference_to, .. } if reference_to == name),
                 )
-        });
-        looked_up
+        })
     });
     for object in objects {
         let developer = object.trim_end_matches("__c");

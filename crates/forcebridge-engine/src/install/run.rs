@@ -266,7 +266,7 @@ mod tests {
                     message: "m".into(),
                     fields: vec![],
                 }],
-                request_id: None,
+                retry_after: None,
             })
         };
         for (e, code) in [

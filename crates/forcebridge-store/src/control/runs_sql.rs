@@ -136,8 +136,13 @@ macro_rules! define_runs_sql {
                 q = q.bind(b.as_deref());
             }
             let n = q.execute(&mut *c).await?.rows_affected();
+            found_unless_none(c, tenant, id, n).await
+        }
+
+        /// After an update of a live run that changed `n` rows: none changed means it does not
+        /// exist (for this tenant) or it is over, and only the first is an error.
+        async fn found_unless_none(c: &mut Conn, tenant: &TenantId, id: &str, n: u64) -> Result<()> {
             if n == 0 {
-                // Either it does not exist (for this tenant), or it is over: only the first is an error.
                 get_run(&mut *c, tenant, id).await?;
             }
             Ok(())
@@ -156,10 +161,7 @@ macro_rules! define_runs_sql {
                 .execute(&mut *c)
                 .await?
                 .rows_affected();
-            if n == 0 {
-                get_run(&mut *c, tenant, id).await?;
-            }
-            Ok(())
+            found_unless_none(c, tenant, id, n).await
         }
 
         pub(crate) async fn run_progress(c: &mut Conn, ctx: &Ctx, tenant: &TenantId, id: &str, p: &RunProgress) -> Result<()> {
@@ -175,10 +177,7 @@ macro_rules! define_runs_sql {
                 .execute(&mut *c)
                 .await?
                 .rows_affected();
-            if n == 0 {
-                get_run(&mut *c, tenant, id).await?;
-            }
-            Ok(())
+            found_unless_none(c, tenant, id, n).await
         }
 
         pub(crate) async fn run_retrying(c: &mut Conn, ctx: &Ctx, tenant: &TenantId, id: &str) -> Result<()> {
