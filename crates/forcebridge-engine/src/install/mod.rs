@@ -237,11 +237,7 @@ impl Engine {
         actor: &str,
     ) -> Result<RecipeInstall> {
         let (inst, recipe) = self.install_parts(tenant, install).await?;
-        let conn = self.store().get_connection(tenant, &inst.connection_id).await?;
-        let client = self
-            .clients()
-            .get(self.store(), &self.config().login_hosts, &conn)
-            .await?;
+        let client = self.client_for(&inst).await?;
         let settings = settings::validate(&recipe, &settings, Some(&client)).await?;
         let updated = self
             .store()
@@ -267,11 +263,7 @@ impl Engine {
     /// Salesforce errors (the Metadata API refused), not found.
     pub async fn plan(&self, tenant: &TenantId, install: &InstallId) -> Result<PlanView> {
         let (inst, recipe) = self.install_parts(tenant, install).await?;
-        let conn = self.store().get_connection(tenant, &inst.connection_id).await?;
-        let client = self
-            .clients()
-            .get(self.store(), &self.config().login_hosts, &conn)
-            .await?;
+        let client = self.client_for(&inst).await?;
         let plan = client.plan_schema(&recipe.schema).await?;
         Ok(PlanView {
             install_id: inst.id,
