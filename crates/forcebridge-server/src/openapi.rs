@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         (name = "events", description = "Events from the product"),
         (name = "webhooks", description = "Signed webhooks to the product"),
         (name = "installs", description = "Recipes installed on connections"),
+        (name = "runs", description = "Background work started by the API (an install's apply): state, attempts, progress"),
         (name = "operations", description = "Deliveries, dead letters, replay, journal, budget")
     )
 )]

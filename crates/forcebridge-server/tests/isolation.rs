@@ -11,8 +11,12 @@ use serde_json::{Value, json};
 use support::{Receiver, TestApp};
 
 /// A's state as A sees it, to compare before and after.
-async fn snapshot(a: &support::Api, conn: &str, endpoint: &str) -> Value {
+async fn snapshot(a: &support::Api, conn: &str, endpoint: &str, install: &str, run: &str) -> Value {
     json!({
+        "install": a.get(&format!("/v1/installs/{install}/plan")).await,
+        "installs": a.get("/v1/installs").await,
+        "run": a.get(&format!("/v1/runs/{run}")).await,
+        "runs": a.get("/v1/runs").await,
         "connection": a.get(&format!("/v1/connections/{conn}")).await,
         "connections": a.get("/v1/connections").await,
         "endpoint": a.get(&format!("/v1/webhooks/{endpoint}")).await,
@@ -53,8 +57,30 @@ async fn another_tenants_key_or_session_sees_404_and_changes_nothing() {
     let (_, k2) = a.key.post("/v1/keys", json!({ "label": "second" })).await;
     let key2 = k2["id"].as_str().unwrap().to_owned();
     let a_session = a_sess["session_id"].as_str().unwrap().to_owned();
+    // An install of A's, applied by a run.
+    let (s, inst) = a
+        .key
+        .post(
+            "/v1/installs",
+            json!({ "connection_id": conn, "recipe": "inkwell" }),
+        )
+        .await;
+    assert_eq!(s, 201, "{inst}");
+    let install = inst["id"].as_str().unwrap().to_owned();
+    let (_, plan) = a.key.get(&format!("/v1/installs/{install}/plan")).await;
+    let (s, run) = a
+        .key
+        .post(
+            &format!("/v1/installs/{install}/apply"),
+            json!({ "plan_hash": plan["hash"] }),
+        )
+        .await;
+    assert_eq!(s, 202, "{run}");
+    app.work_runs().await;
+    app.deliver_webhooks().await;
+    let run = run["id"].as_str().unwrap().to_owned();
 
-    let before = snapshot(&a.key, &conn, &ep).await;
+    let before = snapshot(&a.key, &conn, &ep, &install, &run).await;
     let received_before = rx.received().len();
 
     let (b_member, _) = app.session(&b, "bob@b.test", "member").await;
@@ -92,6 +118,28 @@ async fn another_tenants_key_or_session_sees_404_and_changes_nothing() {
         ),
         (Method::DELETE, format!("/v1/keys/{key2}"), None),
         (Method::DELETE, format!("/v1/sessions/{a_session}"), None),
+        (Method::GET, format!("/v1/installs/{install}/plan"), None),
+        (
+            Method::POST,
+            format!("/v1/installs/{install}/apply"),
+            Some(json!({ "plan_hash": plan["hash"] })),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/installs/{install}/settings"),
+            Some(json!({ "settings": {} })),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/installs/{install}/enabled"),
+            Some(json!({ "enabled": false })),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/installs/{install}?remove_schema=true"),
+            None,
+        ),
+        (Method::GET, format!("/v1/runs/{run}"), None),
     ];
     for caller in [&b.key, &b_member, &b_admin] {
         for (method, path, body) in &calls {
@@ -110,6 +158,20 @@ async fn another_tenants_key_or_session_sees_404_and_changes_nothing() {
         let (s, list) = caller.get("/v1/connections").await;
         assert_eq!(s, 200);
         assert!(!list.to_string().contains(&conn));
+        for path in ["/v1/installs", "/v1/runs"] {
+            let (s, list) = caller.get(path).await;
+            assert_eq!((s, list), (200, json!([])), "{path}");
+        }
+        let (s, e) = caller.get(&format!("/v1/runs?install_id={install}")).await;
+        assert_eq!((s, e), (200, json!([])));
+        // An install on A's connection cannot be made either.
+        let (s, e) = caller
+            .post(
+                "/v1/installs",
+                json!({ "connection_id": conn, "recipe": "inkwell" }),
+            )
+            .await;
+        assert_eq!((s, e["field"].as_str()), (400, Some("connection_id")), "{e}");
     }
     let (_, feed) = b.key.get("/v1/notifications").await;
     assert_eq!(feed, json!([]));
@@ -130,7 +192,8 @@ async fn another_tenants_key_or_session_sees_404_and_changes_nothing() {
 
     // Nothing of A changed, and A's credentials still work.
     app.deliver_webhooks().await;
-    assert_eq!(snapshot(&a.key, &conn, &ep).await, before);
+    assert_eq!(snapshot(&a.key, &conn, &ep, &install, &run).await, before);
+    assert_eq!(app.work_runs().await, 0, "no run was started for B's calls");
     assert_eq!(rx.received().len(), received_before, "no redelivery happened");
     assert_eq!(a_admin.get("/v1/me").await.0, 200);
     assert_eq!(

@@ -1,7 +1,9 @@
 //! The control plane's tables (migration 0003) in the conformance style: every case runs
 //! unchanged on SQLite and PostgreSQL — scoped API keys, vendor admin keys, sessions, OAuth
 //! authorizations in flight, connection renames, the notification outbox and webhook deliveries
-//! (fan-out, per-connection order, retries, giving up, redelivery, tenant isolation).
+//! (fan-out, per-connection order, retries, giving up, redelivery, tenant isolation); and runs
+//! (migration 0004): started with their job in one transaction, one active run per install,
+//! progress and outcome, listing and paging, tenant isolation; a session's default recipe.
 #![allow(clippy::unwrap_used)]
 
 #[macro_use]
@@ -10,6 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::TestDb;
+use forcebridge_store::control::{NewRun, RunEnd, RunError, RunFilter, RunProgress, RunState};
 use forcebridge_store::*;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
@@ -33,6 +36,21 @@ fn ok() -> AttemptOutcome {
         error: None,
         duration: Duration::from_millis(2),
         retry_at: None,
+    }
+}
+
+/// A connection owned as `owner`, with placeholder credentials.
+fn connection_of(owner: Owner) -> NewConnection {
+    NewConnection {
+        org_id: None,
+        environment: Environment::Production,
+        auth_method: AuthMethod::ClientCredentials,
+        owner,
+        label: "c".into(),
+        credentials: Credentials {
+            client_id: Some("c".into()),
+            ..Default::default()
+        },
     }
 }
 
@@ -544,9 +562,342 @@ mod suite {
             1
         );
     }
+
+    async fn install_on_new_connection(s: &Store, t: &Tenant) -> (Connection, RecipeInstall) {
+        let u = s
+            .upsert_user(&t.id, "ops@acme.test", Role::Admin, "vendor")
+            .await
+            .unwrap();
+        let c = s
+            .create_connection(&t.id, &connection_of(Owner::Personal { user_id: u.id }), "ops")
+            .await
+            .unwrap();
+        let i = s
+            .install_recipe(&t.id, &c.id, "instruqt", &json!({}), false, "ops")
+            .await
+            .unwrap();
+        (c, i)
+    }
+
+    fn apply_run(c: &Connection, i: &RecipeInstall) -> NewRun {
+        NewRun {
+            kind: "install.apply".into(),
+            install_id: Some(i.id.clone()),
+            connection_id: Some(c.id.clone()),
+            total: 4,
+            actor: "api_key:test".into(),
+        }
+    }
+
+    pub async fn runs_start_with_their_job_once_per_install(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let (c, i) = install_on_new_connection(s, &t).await;
+        let job = NewJob::new("install.apply", json!({ "install": i.id }));
+        let (run, created) = s.start_run(&t.id, &apply_run(&c, &i), &job).await.unwrap();
+        assert!(created);
+        assert_eq!(run.state, RunState::Queued);
+        assert_eq!(run.attempts, 0);
+        assert_eq!(
+            run.progress,
+            RunProgress {
+                done: 0,
+                total: 4,
+                step: None
+            }
+        );
+        assert_eq!((run.error.as_ref(), run.report.as_ref()), (None, None));
+        // A second start while it is queued answers the first and enqueues nothing.
+        let (again, created) = s.start_run(&t.id, &apply_run(&c, &i), &job).await.unwrap();
+        assert!(!created);
+        assert_eq!(again.id, run.id);
+        let jobs = s
+            .lease(&LeaseRequest {
+                worker: "w".into(),
+                kinds: vec!["install.apply".into()],
+                max_jobs: 10,
+                lease_for: Duration::from_secs(60),
+            })
+            .await
+            .unwrap();
+        assert_eq!(jobs.len(), 1, "one job for one run");
+        assert_eq!(jobs[0].payload["run"], json!(run.id));
+        assert_eq!(jobs[0].payload["install"], json!(i.id));
+        assert_eq!(jobs[0].tenant_id.as_deref(), Some(t.id.as_str()));
+
+        let started = s.run_started(&t.id, &run.id, 1, 5).await.unwrap();
+        assert_eq!(
+            (started.state, started.attempts, started.progress.total),
+            (RunState::Running, 1, 5)
+        );
+        let p = RunProgress {
+            done: 2,
+            total: 5,
+            step: Some("object Instruqt_Play__c".into()),
+        };
+        s.run_progress(&t.id, &run.id, &p).await.unwrap();
+        assert_eq!(s.get_run(&t.id, &run.id).await.unwrap().progress, p);
+        assert_eq!(
+            s.active_run(&t.id, &i.id, "install.apply")
+                .await
+                .unwrap()
+                .map(|r| r.id),
+            Some(run.id.clone())
+        );
+        s.run_retrying(&t.id, &run.id).await.unwrap();
+        assert_eq!(s.get_run(&t.id, &run.id).await.unwrap().state, RunState::Queued);
+        let retried = s.run_started(&t.id, &run.id, 2, 5).await.unwrap();
+        assert_eq!((retried.attempts, retried.progress.done), (2, 0));
+        let done = s
+            .finish_run(&t.id, &run.id, &RunEnd::Succeeded(json!({ "applied": [] })))
+            .await
+            .unwrap();
+        assert_eq!(done.state, RunState::Succeeded);
+        assert_eq!(done.report, Some(json!({ "applied": [] })));
+        // Over is over: later calls change nothing.
+        let failed = RunError {
+            code: "x".into(),
+            message: "m".into(),
+            remedy: "r".into(),
+        };
+        let same = s
+            .finish_run(&t.id, &run.id, &RunEnd::Failed(failed.clone()))
+            .await
+            .unwrap();
+        assert_eq!((same.state, same.error), (RunState::Succeeded, None));
+        assert_eq!(
+            s.run_started(&t.id, &run.id, 3, 5).await.unwrap().state,
+            RunState::Succeeded
+        );
+        assert!(
+            s.active_run(&t.id, &i.id, "install.apply")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Once finished, a new start makes a new run, which can fail with its reason.
+        let (second, created) = s.start_run(&t.id, &apply_run(&c, &i), &job).await.unwrap();
+        assert!(created);
+        assert_ne!(second.id, run.id);
+        let ended = s
+            .finish_run(&t.id, &second.id, &RunEnd::Failed(failed.clone()))
+            .await
+            .unwrap();
+        assert_eq!((ended.state, ended.error), (RunState::Failed, Some(failed)));
+    }
+
+    pub async fn runs_list_newest_first_and_stay_in_their_tenant(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let (c, i) = install_on_new_connection(s, &t).await;
+        let (c2, i2) = install_on_new_connection(s, &t).await;
+        let job = NewJob::new("install.apply", json!({}));
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let (r, _) = s.start_run(&t.id, &apply_run(&c, &i), &job).await.unwrap();
+            s.finish_run(&t.id, &r.id, &RunEnd::Succeeded(json!({})))
+                .await
+                .unwrap();
+            ids.push(r.id);
+        }
+        let (other_install, _) = s.start_run(&t.id, &apply_run(&c2, &i2), &job).await.unwrap();
+        let all = s.list_runs(&t.id, &RunFilter::default()).await.unwrap();
+        let listed: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(listed, vec![other_install.id.as_str(), &ids[2], &ids[1], &ids[0]]);
+        let of_install = s
+            .list_runs(
+                &t.id,
+                &RunFilter {
+                    install_id: Some(i.id.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(of_install.len(), 3);
+        let page = s
+            .list_runs(
+                &t.id,
+                &RunFilter {
+                    before_id: Some(ids[2].clone()),
+                    limit: Some(1),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            page.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+            vec![ids[1].clone()]
+        );
+        let on_conn = s
+            .list_runs(
+                &t.id,
+                &RunFilter {
+                    connection_ids: Some(vec![c2.id.clone()]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            on_conn.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+            vec![other_install.id.clone()]
+        );
+        assert!(
+            s.list_runs(
+                &t.id,
+                &RunFilter {
+                    connection_ids: Some(vec![]),
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap()
+            .is_empty()
+        );
+        assert_eq!(
+            s.list_runs(
+                &t.id,
+                &RunFilter {
+                    limit: Some(0),
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap_err()
+            .kind(),
+            ErrorKind::Invalid
+        );
+
+        let other = s.create_tenant("Other").await.unwrap();
+        assert!(
+            s.list_runs(&other.id, &RunFilter::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.get_run(&other.id, &ids[0]).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            s.run_progress(&other.id, &other_install.id, &RunProgress::default())
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            s.finish_run(&other.id, &other_install.id, &RunEnd::Succeeded(json!({})))
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert!(
+            s.active_run(&other.id, &i2.id, "install.apply")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            s.get_run(&t.id, &other_install.id).await.unwrap().state,
+            RunState::Queued
+        );
+    }
+
+    pub async fn sessions_carry_their_recipe(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let u = s
+            .upsert_user(&t.id, "ann@acme.test", Role::Member, "vendor")
+            .await
+            .unwrap();
+        let (sess, token) = s
+            .create_session_for(
+                &t.id,
+                &u.id,
+                Role::Member,
+                Duration::from_secs(600),
+                Some("inkwell"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(sess.recipe.as_deref(), Some("inkwell"));
+        let got = s.authenticate_session(&token).await.unwrap().unwrap();
+        assert_eq!(got.recipe.as_deref(), Some("inkwell"));
+        assert_eq!(
+            s.live_session(&t.id, &sess.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .recipe
+                .as_deref(),
+            Some("inkwell")
+        );
+        let (_, plain) = s
+            .create_session(&t.id, &u.id, Role::Member, Duration::from_secs(600))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.authenticate_session(&plain).await.unwrap().unwrap().recipe,
+            None
+        );
+    }
+
+    pub async fn personal_connections_within_a_limit(db: &TestDb) {
+        let s = &db.store;
+        let t = s.create_tenant("Acme").await.unwrap();
+        let u = s
+            .upsert_user(&t.id, "ann@acme.test", Role::Admin, "vendor")
+            .await
+            .unwrap();
+        let conn = connection_of;
+        let personal = || {
+            conn(Owner::Personal {
+                user_id: u.id.clone(),
+            })
+        };
+        // A shared connection the user owns does not count against a personal limit.
+        s.create_connection(
+            &t.id,
+            &conn(Owner::Shared {
+                admin_id: u.id.clone(),
+                users: vec![],
+            }),
+            "ann",
+        )
+        .await
+        .unwrap();
+        for _ in 0..2 {
+            s.create_personal_connection_within(&t.id, &personal(), 2, "ann")
+                .await
+                .unwrap();
+        }
+        let e = s
+            .create_personal_connection_within(&t.id, &personal(), 2, "ann")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::ConnectionLimit { limit: 2, .. }), "{e}");
+        let other = s.create_tenant("Other").await.unwrap();
+        assert_eq!(
+            s.create_personal_connection_within(&other.id, &personal(), 9, "ann")
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(s.list_connections(&t.id, None).await.unwrap().len(), 3);
+    }
 }
 
 conformance!(
+    personal_connections_within_a_limit,
+    runs_start_with_their_job_once_per_install,
+    runs_list_newest_first_and_stay_in_their_tenant,
+    sessions_carry_their_recipe,
     rotation_reseals_webhook_secrets_and_oauth_verifiers,
     scoped_api_keys,
     admin_keys,

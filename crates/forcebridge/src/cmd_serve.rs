@@ -169,13 +169,19 @@ impl Node {
     /// Opens the store, starts the workers and the webhook deliverer, and listens.
     pub(crate) async fn start(settings: NodeSettings) -> Result<Node> {
         let clock = Clock::system();
-        let store = Store::connect(
-            StoreOptions::new(settings.database_url)
-                .vault(settings.vault)
-                .clock(clock.store_clock()),
-        )
-        .await
-        .context("opening the database")?;
+        let mut options = StoreOptions::new(settings.database_url)
+            .vault(settings.vault)
+            .clock(clock.store_clock());
+        // The store's ceiling on one owner's connections must not cut a recipe's own
+        // `per_owner_limit` short; the engine applies each recipe's limit (5 by default) itself.
+        options.connections_per_owner = settings
+            .recipes
+            .iter()
+            .map(|r| r.connection.per_owner_limit)
+            .chain([options.connections_per_owner])
+            .max()
+            .unwrap_or(options.connections_per_owner);
+        let store = Store::connect(options).await.context("opening the database")?;
         let admin_key = store
             .bootstrap_admin_key()
             .await

@@ -3,6 +3,10 @@
 //! listed, renamed, refreshed (re-test access, renew), removed (the token revoked at Salesforce
 //! first) and checked by the access doctor. Status changes raise notifications.
 //!
+//! A connection made for an integration (`recipe`) follows that recipe's `[connection]` policy:
+//! its auth methods, environments, personal and shared connections, and its per-owner limit of
+//! personal connections ([`Engine::connection_policy`]); without one, the store's limit applies.
+//!
 //! Invariant: a connection is stored only after its credentials signed in once, so a stored
 //! connection always reached its org; every call takes the tenant and a foreign id is "not found".
 
@@ -19,6 +23,10 @@ use crate::control::clients::to_client_credentials;
 use crate::control::notify::NotificationKind;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
+use crate::recipe::ir::{AuthMethod as RecipeAuth, EnvironmentKind, Recipe};
+
+/// Personal connections one user may have when no recipe says otherwise (Qualtrics: "up to 5").
+pub const DEFAULT_PER_OWNER_LIMIT: u32 = 5;
 
 /// How a server-to-server connection signs in.
 #[derive(Debug, Clone, Deserialize)]
@@ -126,7 +134,117 @@ fn status_for(e: &Error) -> (ConnectionStatus, String) {
     }
 }
 
+fn recipe_auth(method: AuthMethod) -> RecipeAuth {
+    match method {
+        AuthMethod::OAuthWebServer => RecipeAuth::OauthWebServer,
+        AuthMethod::ClientCredentials => RecipeAuth::ClientCredentials,
+        AuthMethod::Password => RecipeAuth::Password,
+        AuthMethod::JwtBearer => RecipeAuth::JwtBearer,
+    }
+}
+
+fn names<T: serde::Serialize>(items: &[T]) -> String {
+    let words: Vec<String> = items
+        .iter()
+        .filter_map(|i| serde_json::to_value(i).ok())
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    match words.as_slice() {
+        [] => "none".into(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// Whether `recipe`'s `[connection]` policy allows a connection made with `method` to
+/// `environment`, personal or shared.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the request field at fault (`auth.method`, `environment.kind`,
+/// `shared_with`) and saying what the recipe allows.
+pub fn check_policy(
+    recipe: &Recipe,
+    method: AuthMethod,
+    environment: &Environment,
+    shared: bool,
+) -> Result<()> {
+    let policy = &recipe.connection;
+    let name = &recipe.name;
+    if !policy.auth.contains(&recipe_auth(method)) {
+        let field = if method == AuthMethod::OAuthWebServer {
+            "recipe"
+        } else {
+            "auth.method"
+        };
+        return Err(Error::Invalid(format!(
+            "{field}: the recipe \"{name}\" connects with {} (connection.auth), not {}",
+            names(&policy.auth),
+            method.as_str()
+        )));
+    }
+    let kind = match environment {
+        Environment::Production => EnvironmentKind::Production,
+        Environment::Sandbox => EnvironmentKind::Sandbox,
+        Environment::MyDomain(_) => EnvironmentKind::MyDomain,
+    };
+    if !policy.environments.contains(&kind) {
+        return Err(Error::Invalid(format!(
+            "environment.kind: the recipe \"{name}\" connects to {} orgs (connection.environments), not {}",
+            names(&policy.environments),
+            names(&[kind])
+        )));
+    }
+    if shared && !policy.shared {
+        return Err(Error::Invalid(format!(
+            "shared_with: the recipe \"{name}\" allows only personal connections (connection.shared = false); \
+             leave shared_with out"
+        )));
+    }
+    if !shared && !policy.personal {
+        return Err(Error::Invalid(format!(
+            "shared_with: the recipe \"{name}\" allows only shared connections (connection.personal = false): \
+             a tenant admin connects the org with shared_with listing the users who may use it"
+        )));
+    }
+    Ok(())
+}
+
 impl Engine {
+    /// The loaded recipe a connection is made for (its `[connection]` policy applies).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `recipe` when no such recipe is loaded.
+    pub fn connection_policy(&self, recipe: &str) -> Result<std::sync::Arc<Recipe>> {
+        self.recipes().get(recipe).cloned().ok_or_else(|| {
+            Error::Invalid(format!(
+                "recipe: no recipe named {recipe:?} is loaded on this server; name one of the server's recipes or leave recipe out"
+            ))
+        })
+    }
+
+    /// Store a new connection: a personal one within its recipe's `per_owner_limit` (the
+    /// default, 5, when made for no recipe), a shared one within the store's limit.
+    pub(crate) async fn store_connection(
+        &self,
+        tenant: &TenantId,
+        new: &NewConnection,
+        recipe: Option<&Recipe>,
+        actor: &str,
+    ) -> Result<Connection> {
+        match (recipe, &new.owner) {
+            (Some(r), Owner::Personal { .. }) => Ok(self
+                .store()
+                .create_personal_connection_within(tenant, new, r.connection.per_owner_limit, actor)
+                .await?),
+            // Made for no recipe in particular: the recipes' default limit.
+            (None, Owner::Personal { .. }) => Ok(self
+                .store()
+                .create_personal_connection_within(tenant, new, DEFAULT_PER_OWNER_LIMIT, actor)
+                .await?),
+            _ => Ok(self.store().create_connection(tenant, new, actor).await?),
+        }
+    }
+
     /// The longest `wait_for_new_app` of the loaded recipes that accept `method`.
     fn new_app_wait(&self, method: AuthMethod) -> std::time::Duration {
         use crate::recipe::ir::AuthMethod as R;
@@ -163,6 +281,36 @@ impl Engine {
         owner: Ownership,
         actor: &str,
     ) -> Result<Connection> {
+        self.connect_server_to_server_for(tenant, None, label, environment, flow, owner, actor)
+            .await
+    }
+
+    /// [`Engine::connect_server_to_server`] for an integration: with `recipe`, its connection
+    /// policy is checked first and its `per_owner_limit` applies to personal connections.
+    ///
+    /// # Errors
+    /// As [`Engine::connect_server_to_server`]; [`Error::Invalid`] naming the field the recipe's
+    /// policy refuses.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn connect_server_to_server_for(
+        &self,
+        tenant: &TenantId,
+        recipe: Option<&str>,
+        label: &str,
+        environment: Environment,
+        flow: ServerToServer,
+        owner: Ownership,
+        actor: &str,
+    ) -> Result<Connection> {
+        let recipe = recipe.map(|r| self.connection_policy(r)).transpose()?;
+        if let Some(r) = &recipe {
+            let method = match &flow {
+                ServerToServer::ClientCredentials { .. } => AuthMethod::ClientCredentials,
+                ServerToServer::JwtBearer { .. } => AuthMethod::JwtBearer,
+                ServerToServer::Password { .. } => AuthMethod::Password,
+            };
+            check_policy(r, method, &environment, matches!(owner, Ownership::Shared { .. }))?;
+        }
         let policy = self.http_policy();
         if let Environment::MyDomain(url) = &environment {
             validate_my_domain(url, policy)?;
@@ -260,7 +408,8 @@ impl Engine {
             label: label.to_owned(),
             credentials: creds,
         };
-        Ok(self.store().create_connection(tenant, &new, actor).await?)
+        self.store_connection(tenant, &new, recipe.as_deref(), actor)
+            .await
     }
 
     /// Sign in once with `creds`; returns them with the tokens and instance URL added, and the

@@ -4,6 +4,8 @@
 //! session that asked; [`Engine::finish_oauth`] takes that record once, checks the session is
 //! still live, exchanges the code and stores the connection with its tokens sealed.
 //!
+//! A flow started for a recipe (named, or the session's) follows its connection policy.
+//!
 //! Invariant: a `state` works once, within its lifetime, and only while the session that started
 //! the flow is live; the code is exchanged with the verifier of that same flow.
 
@@ -17,7 +19,7 @@ use forcebridge_store::{
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::control::connections::{Ownership, validate_my_domain};
+use crate::control::connections::{Ownership, check_policy, validate_my_domain};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
@@ -45,6 +47,10 @@ pub struct OAuthRequest {
     /// Shared (an admin's, granted to these users) instead of personal.
     #[serde(default)]
     pub shared_with: Option<Vec<UserId>>,
+    /// The integration the connection is for (default: the session's): its connection policy
+    /// applies.
+    #[serde(default)]
+    pub recipe: Option<String>,
 }
 
 /// The stored form of a started flow (`oauth_pending.request`).
@@ -71,6 +77,37 @@ impl Engine {
             return Err(Error::Invalid(
                 "shared_with: only a tenant admin may create a shared connection; connect a personal one instead".into(),
             ));
+        }
+        let mut req = req;
+        if req.recipe.is_none() {
+            req.recipe.clone_from(&session.recipe);
+        }
+        if let Some(name) = &req.recipe {
+            let recipe = self.connection_policy(name)?;
+            check_policy(
+                &recipe,
+                AuthMethod::OAuthWebServer,
+                &req.environment,
+                req.shared_with.is_some(),
+            )?;
+            // Refused now rather than after the person signed in to Salesforce; the callback
+            // checks again in the transaction that stores the connection.
+            let limit = recipe.connection.per_owner_limit;
+            if req.shared_with.is_none() {
+                let own = self
+                    .store()
+                    .list_connections(&session.tenant_id, Some(&session.user_id))
+                    .await?
+                    .into_iter()
+                    .filter(|c| matches!(&c.owner, forcebridge_store::Owner::Personal { user_id } if *user_id == session.user_id))
+                    .count();
+                if own >= usize::try_from(limit).unwrap_or(usize::MAX) {
+                    return Err(Error::Store(forcebridge_store::Error::ConnectionLimit {
+                        owner: session.user_id.to_string(),
+                        limit,
+                    }));
+                }
+            }
         }
         let login_host = self.config().login_hosts.for_environment(&req.environment)?;
         let auth = AuthorizeRequest {
@@ -167,9 +204,12 @@ impl Engine {
             label: p.req.label,
             credentials: creds,
         };
+        let recipe = match &p.req.recipe {
+            Some(name) => Some(self.connection_policy(name)?),
+            None => None,
+        };
         let conn = self
-            .store()
-            .create_connection(&session.tenant_id, &new, &actor)
+            .store_connection(&session.tenant_id, &new, recipe.as_deref(), &actor)
             .await?;
         Ok((session.tenant_id, conn))
     }

@@ -2,15 +2,21 @@
 //! plan (objects, fields, permission set) computed against the org, applied only after consent,
 //! the permission set assigned to the integration user, the access doctor run afterwards.
 //!
+//! Apply is a run in the background for the API ([`run`]) and synchronous for the CLI and the
+//! recipe harness ([`Engine::apply`]); both make the same steps ([`provision`]).
+//!
 //! Invariant: nothing is written to an org before the tenant consented to the exact plan shown.
 
+pub mod provision;
+pub mod remove;
+pub mod run;
 pub mod settings;
 
 use forcebridge_salesforce::doctor::{AccessReport, FieldNeed, ObjectNeed, Operation, Requirements};
-use forcebridge_salesforce::metadata::{ApplyOptions, Change, Plan};
+use forcebridge_salesforce::metadata::{Change, Plan};
 use forcebridge_store::{ConnectionId, InstallId, RecipeInstall, TenantId};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::engine::Engine;
@@ -231,11 +237,7 @@ impl Engine {
         actor: &str,
     ) -> Result<RecipeInstall> {
         let (inst, recipe) = self.install_parts(tenant, install).await?;
-        let conn = self.store().get_connection(tenant, &inst.connection_id).await?;
-        let client = self
-            .clients()
-            .get(self.store(), &self.config().login_hosts, &conn)
-            .await?;
+        let client = self.client_for(&inst).await?;
         let settings = settings::validate(&recipe, &settings, Some(&client)).await?;
         let updated = self
             .store()
@@ -261,11 +263,7 @@ impl Engine {
     /// Salesforce errors (the Metadata API refused), not found.
     pub async fn plan(&self, tenant: &TenantId, install: &InstallId) -> Result<PlanView> {
         let (inst, recipe) = self.install_parts(tenant, install).await?;
-        let conn = self.store().get_connection(tenant, &inst.connection_id).await?;
-        let client = self
-            .clients()
-            .get(self.store(), &self.config().login_hosts, &conn)
-            .await?;
+        let client = self.client_for(&inst).await?;
         let plan = client.plan_schema(&recipe.schema).await?;
         Ok(PlanView {
             install_id: inst.id,
@@ -275,24 +273,35 @@ impl Engine {
         })
     }
 
-    /// Applies the plan the admin consented to (named by its hash), assigns the permission set to
-    /// the integration user, runs the access doctor and enables the install.
-    ///
-    /// # Errors
-    /// [`Error::Conflict`] when the plan changed since it was shown; Salesforce errors.
-    pub async fn apply(
+    /// The Salesforce client of an install's connection.
+    pub(crate) async fn client_for(
+        &self,
+        inst: &RecipeInstall,
+    ) -> Result<std::sync::Arc<forcebridge_salesforce::Client>> {
+        let conn = self
+            .store()
+            .get_connection(&inst.tenant_id, &inst.connection_id)
+            .await?;
+        self.clients()
+            .get(self.store(), &self.config().login_hosts, &conn)
+            .await
+    }
+
+    /// The install, its recipe, its client and the current plan, once the plan's hash is the one
+    /// the tenant consented to.
+    async fn consented_plan(
         &self,
         tenant: &TenantId,
         install: &InstallId,
         consented_hash: &str,
-        actor: &str,
-    ) -> Result<ApplyReport> {
+    ) -> Result<(
+        RecipeInstall,
+        std::sync::Arc<Recipe>,
+        std::sync::Arc<forcebridge_salesforce::Client>,
+        Plan,
+    )> {
         let (inst, recipe) = self.install_parts(tenant, install).await?;
-        let conn = self.store().get_connection(tenant, &inst.connection_id).await?;
-        let client = self
-            .clients()
-            .get(self.store(), &self.config().login_hosts, &conn)
-            .await?;
+        let client = self.client_for(&inst).await?;
         let plan = client.plan_schema(&recipe.schema).await?;
         if plan_hash(&plan) != consented_hash {
             return Err(Error::Conflict(format!(
@@ -300,55 +309,40 @@ impl Engine {
                 plan_hash(&plan)
             )));
         }
-        if let Err(e) = client.apply_schema(&recipe.schema, ApplyOptions::default()).await {
-            let data = json!({ "install_id": inst.id, "recipe": inst.recipe, "error": e.to_string() });
-            self.notify(
-                tenant,
-                crate::control::notify::NotificationKind::InstallFailed,
-                Some(&inst.connection_id),
-                data,
+        Ok((inst, recipe, client, plan))
+    }
+
+    /// Applies the plan the admin consented to (named by its hash), here and now: the same steps
+    /// as an `install.apply` run ([`Engine::start_apply`]) — schema, permission set and its
+    /// assignment, the access doctor — then enables the install. For the CLI and the recipe
+    /// harness; the API starts a run instead.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when the plan changed since it was shown; Salesforce errors (then
+    /// `install.failed` is raised).
+    pub async fn apply(
+        &self,
+        tenant: &TenantId,
+        install: &InstallId,
+        consented_hash: &str,
+        actor: &str,
+    ) -> Result<ApplyReport> {
+        let (inst, recipe, client, plan) = self.consented_plan(tenant, install, consented_hash).await?;
+        let steps = provision::steps(&recipe, &plan.changes);
+        let done = self
+            .provision(
+                &inst,
+                &recipe,
+                &client,
+                &steps,
+                provision::Progress { run: None },
+                actor,
             )
-            .await?;
-            return Err(e.into());
+            .await;
+        if let Err(e) = &done {
+            self.notify_install_failed(&inst, e).await?;
         }
-        client.invalidate_all_describes();
-        let access = client.check_access(&requirements(&recipe)).await?;
-        let inst = self
-            .store()
-            .install_recipe(
-                tenant,
-                &inst.connection_id,
-                &inst.recipe,
-                &inst.settings,
-                true,
-                actor,
-            )
-            .await?;
-        self.store()
-            .record_audit(
-                Some(tenant),
-                actor,
-                "install.provisioned",
-                inst.id.as_str(),
-                &json!({ "changes": plan.changes.len(), "access_ok": access.is_ok() }),
-            )
-            .await?;
-        let data = json!({ "install_id": inst.id, "recipe": inst.recipe, "changes": plan.changes, "access": access });
-        self.notify(
-            tenant,
-            crate::control::notify::NotificationKind::InstallProvisioned,
-            Some(&inst.connection_id),
-            data,
-        )
-        .await?;
-        // Records Salesforce refused for a cause provisioning may have fixed are tried again.
-        self.store().requeue_dead(tenant, &inst.id).await?;
-        self.kick(tenant, &inst.connection_id, None).await?;
-        Ok(ApplyReport {
-            install: inst,
-            applied: plan.changes,
-            access,
-        })
+        done
     }
 
     /// Switches an install on or off without touching its settings.
@@ -376,13 +370,65 @@ impl Engine {
             .await?)
     }
 
+    /// One install of the tenant.
+    ///
+    /// # Errors
+    /// Not found (also for another tenant's install).
+    pub async fn installation(&self, tenant: &TenantId, install: &InstallId) -> Result<RecipeInstall> {
+        Ok(self.install_parts(tenant, install).await?.0)
+    }
+
     /// Removes an install. The schema it provisioned stays in the org (its data is the
     /// customer's).
     ///
     /// # Errors
     /// Not found.
     pub async fn uninstall(&self, tenant: &TenantId, install: &InstallId, actor: &str) -> Result<()> {
-        self.install_parts(tenant, install).await?;
+        self.uninstall_with(tenant, install, false, actor).await
+    }
+
+    /// Removes an install; with `remove_schema`, first deletes what it provisioned in the org (its
+    /// custom objects with their data, its fields on other objects, its permission set) — refused
+    /// while another install on the same org uses the same recipe.
+    ///
+    /// # Errors
+    /// Not found; [`Error::Conflict`] when another install of the recipe shares the org;
+    /// Salesforce errors (then nothing is uninstalled).
+    pub async fn uninstall_with(
+        &self,
+        tenant: &TenantId,
+        install: &InstallId,
+        remove_schema: bool,
+        actor: &str,
+    ) -> Result<()> {
+        let (inst, recipe) = self.install_parts(tenant, install).await?;
+        if remove_schema {
+            let conn = self.store().get_connection(tenant, &inst.connection_id).await?;
+            let shared = self.store().list_installs(tenant).await?.into_iter().filter(|i| {
+                i.id != inst.id && i.recipe == inst.recipe && i.connection_id != inst.connection_id
+            });
+            for other in shared {
+                let c = self.store().get_connection(tenant, &other.connection_id).await?;
+                if c.org_id.is_some() && c.org_id == conn.org_id {
+                    return Err(Error::Conflict(format!(
+                        "install {} of the same recipe uses this org's schema too; uninstall it first, or uninstall \
+                         without remove_schema",
+                        other.id
+                    )));
+                }
+            }
+            let client = self.client_for(&inst).await?;
+            let removed = remove::remove_schema(&recipe, &client).await?;
+            self.store()
+                .record_audit(
+                    Some(tenant),
+                    actor,
+                    "install.schema_removed",
+                    inst.id.as_str(),
+                    &serde_json::json!({ "removed": removed }),
+                )
+                .await?;
+        }
         Ok(self.store().uninstall_recipe(tenant, install, actor).await?)
     }
 }

@@ -306,20 +306,26 @@ impl Engine {
         }
     }
 
-    /// Runs the drain workers until `shutdown` turns true (the server's background work).
+    /// Runs the drain and install-apply workers until `shutdown` turns true (the server's
+    /// background work).
     pub fn spawn_workers(&self, shutdown: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();
         let store = self.store().clone();
         let cfg = WorkerConfig {
             name: self.config().node_name.clone(),
-            kinds: vec![DRAIN_KIND.into()],
+            kinds: vec![DRAIN_KIND.into(), crate::install::run::APPLY_KIND.into()],
             concurrency: 4,
             ..WorkerConfig::default()
         };
         tokio::spawn(async move {
             let handler = Arc::new(handler_fn(move |job: Job| {
                 let engine = engine.clone();
-                async move { engine.run_drain_job(&job).await.0 }
+                async move {
+                    if job.kind == crate::install::run::APPLY_KIND {
+                        return engine.run_apply_job(&job).await;
+                    }
+                    engine.run_drain_job(&job).await.0
+                }
             }));
             if let Err(e) = forcebridge_store::worker::run(store, cfg, handler, shutdown).await {
                 tracing::error!(error = %e, "drain worker stopped");

@@ -89,6 +89,10 @@ pub struct NewConnection {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub shared_with: Option<Vec<UserId>>,
+    /// The integration (recipe) the connection is for; its connection policy applies (auth
+    /// methods, environments, personal/shared, per-owner limit). Default: the session's recipe.
+    #[serde(default)]
+    pub recipe: Option<String>,
 }
 
 /// Start the web-server OAuth flow (sessions only).
@@ -104,6 +108,10 @@ pub struct StartOAuth {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub shared_with: Option<Vec<UserId>>,
+    /// The integration (recipe) the connection is for; its connection policy applies. Default:
+    /// the session's recipe.
+    #[serde(default)]
+    pub recipe: Option<String>,
 }
 
 /// Where to send the user.
@@ -163,7 +171,7 @@ fn parse_id(id: &str) -> ApiResult<ConnectionId> {
 }
 
 /// Whether the caller may see `c`.
-fn visible(caller: &Caller, c: &Connection) -> bool {
+pub(crate) fn visible(caller: &Caller, c: &Connection) -> bool {
     match caller.restricted_to() {
         None => true,
         Some(u) => match &c.owner {
@@ -174,7 +182,7 @@ fn visible(caller: &Caller, c: &Connection) -> bool {
 }
 
 /// Whether the caller may change `c` (members: only their personal ones).
-fn changeable(caller: &Caller, c: &Connection) -> bool {
+pub(crate) fn changeable(caller: &Caller, c: &Connection) -> bool {
     match caller.restricted_to() {
         None => true,
         Some(u) => matches!(&c.owner, Owner::Personal { user_id } if user_id == u),
@@ -263,10 +271,16 @@ pub async fn create(
         }
         None => Ownership::Personal(user),
     };
+    let recipe = match (&body.recipe, &caller) {
+        (Some(r), _) => Some(r.clone()),
+        (None, Caller::Session(s)) => s.recipe.clone(),
+        (None, Caller::Key { .. }) => None,
+    };
     let c = state
         .engine
-        .connect_server_to_server(
+        .connect_server_to_server_for(
             &tenant,
+            recipe.as_deref(),
             &body.label,
             body.environment,
             body.auth,
@@ -305,6 +319,7 @@ pub async fn start_oauth(
                 label: body.label,
                 environment: body.environment,
                 shared_with: body.shared_with,
+                recipe: body.recipe,
             },
         )
         .await?;

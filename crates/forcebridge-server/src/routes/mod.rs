@@ -9,6 +9,7 @@ pub mod health;
 pub mod installs;
 pub mod oauth;
 pub mod operations;
+pub mod runs;
 pub mod sessions;
 pub mod tenants;
 pub mod webhooks;
@@ -29,4 +30,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(webhooks::router())
         .merge(installs::router())
         .merge(operations::router())
+        .merge(runs::router())
 }

@@ -34,6 +34,10 @@ pub struct NewSession {
     /// Lifetime in seconds (default 3600, at most the server's maximum).
     #[serde(default)]
     pub ttl_seconds: Option<u64>,
+    /// The integration (a recipe loaded on the server) the user is connecting for: connections
+    /// the session creates without naming a `recipe` follow this one's connection policy.
+    #[serde(default)]
+    pub recipe: Option<String>,
 }
 
 /// A minted session.
@@ -49,6 +53,8 @@ pub struct CreatedSession {
     pub role: String,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// The integration it was minted for, if any.
+    pub recipe: Option<String>,
 }
 
 /// Who the caller is.
@@ -93,6 +99,9 @@ pub async fn create_session(
         }
         Some(s) => Duration::from_secs(s),
     };
+    if let Some(r) = &body.recipe {
+        state.engine.connection_policy(r)?;
+    }
     let store = state.engine.store();
     let user = store
         .upsert_user(&tenant, &body.email, role, &caller.actor())
@@ -104,7 +113,9 @@ pub async fn create_session(
                 e.into()
             }
         })?;
-    let (s, token) = store.create_session(&tenant, &user.id, role, ttl).await?;
+    let (s, token) = store
+        .create_session_for(&tenant, &user.id, role, ttl, body.recipe.as_deref())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedSession {
@@ -113,6 +124,7 @@ pub async fn create_session(
             user_id: s.user_id.to_string(),
             role: role.as_str().to_owned(),
             expires_at: s.expires_at,
+            recipe: s.recipe,
         }),
     ))
 }

@@ -119,7 +119,15 @@ impl TestApp {
         Self::spawn_with(ServerConfig::default()).await
     }
 
-    pub async fn spawn_with(mut server_config: ServerConfig) -> TestApp {
+    pub async fn spawn_with(server_config: ServerConfig) -> TestApp {
+        Self::spawn_configured(server_config, |_| {}).await
+    }
+
+    /// Everything started, with the engine's configuration changed by `tweak` first.
+    pub async fn spawn_configured(
+        mut server_config: ServerConfig,
+        tweak: impl FnOnce(&mut EngineConfig),
+    ) -> TestApp {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let emulator = Emulator::start(EmulatorConfig {
             tls: true,
@@ -156,11 +164,12 @@ impl TestApp {
             extra_ca_pem: vec![ca.clone()],
             ..HttpConfig::default()
         };
-        let config = EngineConfig {
+        let mut config = EngineConfig {
             http,
             login_hosts: LoginHosts::single(&emu_url, UrlPolicy::HttpsOnly),
             ..EngineConfig::default()
         };
+        tweak(&mut config);
         let engine = Engine::new(store, engine_clock, repo_recipes(), config);
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -299,6 +308,21 @@ impl TestApp {
             .deliver_webhooks_once(&WebhookConfig::default(), &http)
             .await
             .unwrap()
+    }
+
+    /// Work the queued install applies (as `serve`'s workers would, one step at a time); returns
+    /// how many jobs ran.
+    pub async fn work_runs(&self) -> usize {
+        self.engine.run_apply_jobs_until_idle().await.unwrap()
+    }
+
+    /// A password connection owned by `owner_email`, made with the tenant's key; its id.
+    pub async fn connection(&self, tenant: &Tenant, owner_email: &str) -> String {
+        let mut body = self.password_connection("Org");
+        body["owner_email"] = json!(owner_email);
+        let (s, c) = tenant.key.post("/v1/connections", body).await;
+        assert_eq!(s, 201, "{c}");
+        c["id"].as_str().unwrap().to_owned()
     }
 
     /// Move the clock.

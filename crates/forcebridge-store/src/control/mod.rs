@@ -10,6 +10,7 @@
 //! the deliveries it fans out to are written in one transaction, so an event the engine raised
 //! is either durable with all its deliveries or not recorded at all.
 
+mod runs_sql;
 mod sql;
 
 use std::time::Duration;
@@ -32,6 +33,7 @@ mod sqlite_sql {
     const SKIP_LOCKED: &str = "";
     const FOR_UPDATE: &str = "";
     super::sql::define_control_sql!();
+    super::runs_sql::define_runs_sql!();
 }
 
 mod postgres_sql {
@@ -41,6 +43,7 @@ mod postgres_sql {
     const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     const FOR_UPDATE: &str = " FOR UPDATE";
     super::sql::define_control_sql!();
+    super::runs_sql::define_runs_sql!();
 }
 
 /// Run `$body` with `$m` bound to the backend's control SQL module and `$c` to the connection.
@@ -49,12 +52,12 @@ macro_rules! ctl {
         let $ctx = &$tx.store.inner.ctx;
         match &mut $tx.inner {
             TxInner::Sqlite(t) => {
-                use self::sqlite_sql as $m;
+                use $crate::control::sqlite_sql as $m;
                 let $c: &mut sqlx::SqliteConnection = &mut *t;
                 $body
             }
             TxInner::Postgres(t) => {
-                use self::postgres_sql as $m;
+                use $crate::control::postgres_sql as $m;
                 let $c: &mut sqlx::PgConnection = &mut *t;
                 $body
             }
@@ -79,6 +82,9 @@ macro_rules! ctl_read {
         Ok::<_, Error>(out)
     }};
 }
+
+mod runs;
+pub use runs::{NewRun, Run, RunEnd, RunError, RunFilter, RunProgress, RunState};
 
 /// A started web-server flow as written to `oauth_pending`.
 pub(crate) struct PendingRow<'a> {
@@ -192,6 +198,9 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// The integration (recipe name) the user is connecting for, when the vendor minted the
+    /// session for one: connections it creates follow that recipe's connection policy.
+    pub recipe: Option<String>,
 }
 
 /// A web-server OAuth flow waiting for its callback.
@@ -505,6 +514,25 @@ impl Store {
         role: Role,
         ttl: Duration,
     ) -> Result<(Session, SecretString)> {
+        self.create_session_for(tenant, user, role, ttl, None).await
+    }
+
+    /// Mint a session that carries a default `recipe` (the integration its user connects for);
+    /// see [`Store::create_session`].
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown user; [`Error::Invalid`] for an overlong recipe name.
+    pub async fn create_session_for(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Role,
+        ttl: Duration,
+        recipe: Option<&str>,
+    ) -> Result<(Session, SecretString)> {
+        if recipe.is_some_and(|r| r.is_empty() || r.len() > 200) {
+            return Err(Error::Invalid("recipe must be 1 to 200 characters".into()));
+        }
         let u = self.get_user(tenant, user).await?;
         let now = self.clock().now();
         let token = SecretString::from(format!("fbs_{}", random_b64(32)));
@@ -516,6 +544,7 @@ impl Store {
             role,
             created_at: now,
             expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1)),
+            recipe: recipe.map(str::to_owned),
         };
         let hash = secret_hash(token.expose_secret());
         ctl_write!(self, m, c, _ctx => m::insert_session(c, &s, &hash).await)?;
@@ -615,6 +644,51 @@ impl Store {
         )
         .await?;
         tx.commit().await
+    }
+
+    /// Create a personal connection under a per-owner limit of personal connections (an
+    /// integration's own `per_owner_limit`), checked and written in one transaction so that
+    /// concurrent creations cannot pass it; the store's own ceiling on all of an owner's
+    /// connections ([`crate::StoreOptions::connections_per_owner`]) still applies beneath it.
+    ///
+    /// # Errors
+    /// [`Error::ConnectionLimit`] at the limit; as [`Store::create_connection`] otherwise.
+    pub async fn create_personal_connection_within(
+        &self,
+        tenant: &TenantId,
+        new: &crate::model::NewConnection,
+        limit: u32,
+        actor: &str,
+    ) -> Result<crate::model::Connection> {
+        let crate::model::Owner::Personal { user_id } = &new.owner else {
+            return Err(Error::Invalid(
+                "owner: only personal connections have a per-owner limit".into(),
+            ));
+        };
+        let mut tx = self.begin().await?;
+        // Locks the owner's row first (PostgreSQL), so the count cannot be raced past the limit.
+        let count = ctl!(tx, m, c, ctx => m::count_personal_connections(c, ctx, tenant, user_id).await)?;
+        if count >= i64::from(limit) {
+            return Err(Error::ConnectionLimit {
+                owner: user_id.to_string(),
+                limit,
+            });
+        }
+        let ctx = &self.inner.ctx;
+        let conn = match &mut tx.inner {
+            TxInner::Sqlite(t) => crate::sqlite::create_connection(&mut *t, ctx, tenant, new).await,
+            TxInner::Postgres(t) => crate::postgres::create_connection(&mut *t, ctx, tenant, new).await,
+        }?;
+        tx.record_audit(
+            Some(tenant),
+            actor,
+            "connection.create",
+            conn.id.as_str(),
+            &serde_json::json!({ "label": conn.label, "auth_method": conn.auth_method, "owner": conn.owner, "limit": limit }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(conn)
     }
 
     /// Record the org a connection reached (learnt at its first sign-in).

@@ -160,8 +160,8 @@ macro_rules! define_control_sql {
 
         pub(crate) async fn insert_session(c: &mut Conn, s: &Session, token_hash: &str) -> Result<()> {
             sqlx::query(
-                "INSERT INTO sessions (id, tenant_id, user_id, role, token_hash, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO sessions (id, tenant_id, user_id, role, token_hash, created_at, expires_at, recipe) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&s.id)
             .bind(s.tenant_id.as_str())
@@ -170,6 +170,7 @@ macro_rules! define_control_sql {
             .bind(token_hash)
             .bind(to_millis(s.created_at))
             .bind(to_millis(s.expires_at))
+            .bind(s.recipe.as_deref())
             .execute(&mut *c)
             .await?;
             Ok(())
@@ -184,10 +185,12 @@ macro_rules! define_control_sql {
                 role: Role::parse(row.try_get("role")?)?,
                 created_at: from_millis(row.try_get("created_at")?),
                 expires_at: from_millis(row.try_get("expires_at")?),
+                recipe: row.try_get("recipe")?,
             })
         }
 
-        const SESSION_COLS: &str = "s.id, s.tenant_id, s.user_id, u.email, s.role, s.created_at, s.expires_at";
+        const SESSION_COLS: &str =
+            "s.id, s.tenant_id, s.user_id, u.email, s.role, s.created_at, s.expires_at, s.recipe";
 
         pub(crate) async fn live_session_by_hash(c: &mut Conn, ctx: &Ctx, token_hash: &str) -> Result<Option<Session>> {
             let sql = format!(
@@ -292,6 +295,27 @@ macro_rules! define_control_sql {
                 return Err(Error::not_found("connection", id));
             }
             Ok(())
+        }
+
+        pub(crate) async fn count_personal_connections(c: &mut Conn, ctx: &Ctx, tenant: &TenantId, user: &UserId) -> Result<i64> {
+            let n = sqlx::query("UPDATE users SET updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_str())
+                .bind(user.as_str())
+                .bind(now_ms(ctx))
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Err(Error::not_found("user", user));
+            }
+            let row = sqlx::query(
+                "SELECT count(*) AS n FROM connections WHERE tenant_id = $1 AND owner_user_id = $2 AND shared = 0",
+            )
+            .bind(tenant.as_str())
+            .bind(user.as_str())
+            .fetch_one(&mut *c)
+            .await?;
+            Ok(row.try_get("n")?)
         }
 
         pub(crate) async fn set_connection_org(c: &mut Conn, ctx: &Ctx, tenant: &TenantId, id: &ConnectionId, org: &str) -> Result<()> {
