@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use forcebridge_engine::control::clients::LoginHosts;
 use forcebridge_engine::control::oauth::OAuthApp;
 use forcebridge_engine::control::webhooks::WebhookConfig;
+use forcebridge_engine::runtime::WorkerOptions;
 use forcebridge_engine::{Clock, Engine, EngineConfig, Recipes};
 use forcebridge_salesforce::{HttpConfig, InstanceUrl, UrlPolicy};
 use forcebridge_server::{AppState, ServerConfig};
@@ -71,6 +72,8 @@ struct FileConfig {
     limits: LimitsFile,
     #[serde(default)]
     salesforce: SalesforceFile,
+    #[serde(default)]
+    workers: WorkersFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +103,18 @@ struct SalesforceFile {
     /// Accept http:// on loopback hosts (the emulator without TLS). Never for real orgs.
     #[serde(default)]
     allow_loopback_http: bool,
+}
+
+/// The `[workers]` section: this node's drain workers (see docs/operations.md, several nodes).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkersFile {
+    /// `false`: this node only answers HTTP and writes to the store; other nodes apply the work.
+    enabled: Option<bool>,
+    /// Lease length of a drain in seconds: a dead node's connections are taken over after this.
+    lease_seconds: Option<u64>,
+    /// Connections one node drains at once.
+    concurrency: Option<usize>,
 }
 
 fn read_config(path: Option<&Path>) -> Result<FileConfig> {
@@ -240,8 +255,27 @@ pub async fn run(args: Args) -> Result<()> {
         bail!("limits.max_batch must be at least 1");
     }
 
+    let mut worker_options = WorkerOptions::default();
+    if let Some(s) = file.workers.lease_seconds {
+        if !(1..=3600).contains(&s) {
+            bail!("workers.lease_seconds must be 1 to 3600 (seconds)");
+        }
+        worker_options.lease_for = Duration::from_secs(s);
+    }
+    if let Some(n) = file.workers.concurrency {
+        if n == 0 {
+            bail!("workers.concurrency must be at least 1");
+        }
+        worker_options.concurrency = n;
+    }
+
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers = engine.spawn_workers(stop_rx.clone());
+    let workers = if file.workers.enabled.unwrap_or(true) {
+        Some(engine.spawn_workers_with(stop_rx.clone(), worker_options))
+    } else {
+        tracing::info!("workers.enabled = false: this node accepts work but does not apply it");
+        None
+    };
     let webhooks = engine.spawn_webhook_deliverer(WebhookConfig::default(), stop_rx);
     let app = forcebridge_server::app(AppState::new(engine, server_config));
 
@@ -272,7 +306,9 @@ pub async fn run(args: Args) -> Result<()> {
     .await
     .context("serving HTTP")?;
     let _ = stop.send(true);
-    let _ = workers.await;
+    if let Some(w) = workers {
+        let _ = w.await;
+    }
     let _ = webhooks.await;
     store.close().await;
     Ok(())
