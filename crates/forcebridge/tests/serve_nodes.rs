@@ -8,7 +8,8 @@
 //! it expires (`[workers] lease_seconds`) and finishes. The proof is read back through the
 //! emulator's REST API (one Account per event id, none twice, none missing — the recipe's create
 //! matches nothing first, so an event applied twice would show as two Accounts of one Name) and
-//! through the survivor's API (every delivery `done`, one per event).
+//! through the survivor's API (every delivery `done`, one per event; a sample of events' journals
+//! name their Account and hold no open intent).
 //!
 //! Needs FORCEBRIDGE_TEST_POSTGRES_URL (CI sets it); without it the test says so and passes.
 //! Each run gets a database of its own, dropped at the end.
@@ -262,6 +263,8 @@ async fn two_nodes_one_killed_apply_each_of_20000_events_once() {
         eprintln!("{PG_ENV} is not set: skipping the two-node test");
         return;
     };
+    let began = std::time::Instant::now();
+    let say = |what: &str| eprintln!("[{:>6.1}s] {what}", began.elapsed().as_secs_f64());
     let db = Database::create(&admin_url).await;
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("master.key");
@@ -308,6 +311,7 @@ async fn two_nodes_one_killed_apply_each_of_20000_events_once() {
     // One after the other: the first start migrates the new database and makes the admin key.
     let (a, ready_a) = node("node-a");
     let (b, ready_b) = node("node-b");
+    say("both nodes ready");
     let urls = [
         ready_a["url"].as_str().unwrap().to_owned(),
         ready_b["url"].as_str().unwrap().to_owned(),
@@ -395,6 +399,7 @@ async fn two_nodes_one_killed_apply_each_of_20000_events_once() {
         _ => panic!("apply: {s} {applied}"),
     }
 
+    say("installed");
     // 20,000 events in batches, alternately to each node, a few posts in flight at once.
     let mut posts = tokio::task::JoinSet::new();
     let mut event_ids: BTreeMap<String, String> = BTreeMap::new();
@@ -420,6 +425,7 @@ async fn two_nodes_one_killed_apply_each_of_20000_events_once() {
         collect(r.unwrap(), &mut event_ids);
     }
     assert_eq!(event_ids.len(), EVENTS);
+    say("events accepted");
 
     // Kill whichever node holds the drain once some, but not all, Accounts exist.
     let org = Org::sign_in(&http, &info).await;
@@ -448,7 +454,9 @@ async fn two_nodes_one_killed_apply_each_of_20000_events_once() {
     .await;
     let (dead, survivor) = if victim == 0 { (a, b) } else { (b, a) };
     dead.kill();
-    eprintln!("killed node {victim} with {made} of {EVENTS} Accounts made");
+    say(&format!(
+        "killed node {victim} with {made} of {EVENTS} Accounts made"
+    ));
     let api = api[1 - victim].clone();
 
     // The survivor takes the lease over and finishes: no delivery left pending.
@@ -462,6 +470,7 @@ async fn two_nodes_one_killed_apply_each_of_20000_events_once() {
     })
     .await;
     jobs.close().await;
+    say("no delivery pending");
 
     // Through the server's API: one delivery per event, every one done.
     let mut per_event: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -498,11 +507,16 @@ async fn two_nodes_one_killed_apply_each_of_20000_events_once() {
 
     // Through Salesforce's API: exactly one Account per event id, none missing, none twice.
     let (total, rows) = org
-        .query(&format!("SELECT Name FROM Account WHERE Name LIKE '{PREFIX}%'"))
+        .query(&format!(
+            "SELECT Id, Name FROM Account WHERE Name LIKE '{PREFIX}%'"
+        ))
         .await;
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    let mut id_of: BTreeMap<String, String> = BTreeMap::new();
     for r in &rows {
-        *names.entry(r["Name"].as_str().unwrap().to_owned()).or_default() += 1;
+        let name = r["Name"].as_str().unwrap().to_owned();
+        id_of.insert(name.clone(), r["Id"].as_str().unwrap().to_owned());
+        *names.entry(name).or_default() += 1;
     }
     let twice: Vec<_> = names.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(
@@ -521,6 +535,21 @@ async fn two_nodes_one_killed_apply_each_of_20000_events_once() {
         survivor.tail()
     );
     assert_eq!((total, rows.len()), (EVENTS as u64, EVENTS));
+
+    // The journal of every 200th event (those the dead node had in flight among them): its create
+    // is `done` with the record's id, and no intent is left open for a later recovery to adopt.
+    for (key, event) in event_ids.iter().step_by(200) {
+        let (s, journal) = api.get(&format!("/v1/events/{event}/journal")).await;
+        assert_eq!(s, 200, "{journal}");
+        let rows = journal.as_array().unwrap();
+        let done: Vec<&Value> = rows.iter().filter(|r| r["state"] == "done").collect();
+        assert!(
+            done.len() == 1 && done[0]["record_id"].as_str() == id_of.get(key).map(String::as_str),
+            "{key}: {journal}"
+        );
+        assert!(rows.iter().all(|r| r["state"] != "intent"), "{key}: {journal}");
+    }
+    say("checked");
     drop(survivor);
 }
 

@@ -122,8 +122,9 @@ pub async fn create_records(
             unsettled.push((k, intent.id));
         }
     }
-    // Interrupted attempts: the records they made are adopted, and their intents settled now —
-    // an intent left open would let a later recovery adopt the same record a second time.
+    // Interrupted attempts: the records they made are adopted and their intents settled now (an
+    // intent left open would let a later recovery adopt the same record a second time); an
+    // intent whose record is not there is closed as `failed`.
     let mut settles: Vec<(i64, Option<String>, &str)> = Vec::new();
     if !unsettled.is_empty() {
         let ks: Vec<usize> = unsettled.iter().map(|&(k, _)| k).collect();
@@ -133,6 +134,9 @@ pub async fn create_records(
                     if let Some(id) = found.get(&k) {
                         settles.push((intent, Some(id.clone()), "done"));
                         ids[k] = Some(id.clone());
+                    } else {
+                        // The attempt made nothing: it is closed, and this one writes its own.
+                        settles.push((intent, None, "failed"));
                     }
                 }
             }
