@@ -259,12 +259,15 @@ fn match_conditions(record: &Map<String, Value>) -> Vec<(&str, String)> {
 /// regard to case). A value Salesforce returns in another form (a date-time, say) compares
 /// unequal here; the caller then asks Salesforce about that record alone.
 fn same_values(record: &Map<String, Value>, row: &Value) -> bool {
-    match_conditions(record).iter().all(|(field, _)| {
-        match (&record[*field], row.get(*field).unwrap_or(&Value::Null)) {
-            (Value::String(a), Value::String(b)) => a.to_lowercase() == b.to_lowercase(),
-            (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            _ => false,
+    record.iter().all(|(field, want)| {
+        let got = row.get(field).unwrap_or(&Value::Null);
+        match want {
+            Value::String(a) if a.len() <= 255 => matches!(got, Value::String(b)
+                if a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())),
+            Value::Number(a) => matches!(got, Value::Number(b) if a.as_f64() == b.as_f64()),
+            Value::Bool(a) => got == &Value::Bool(*a),
+            // Not among the conditions (`match_conditions` leaves it out).
+            _ => true,
         }
     })
 }
@@ -347,21 +350,42 @@ async fn rematch_chunk(
         .try_collect()
         .await
         .map_err(|e| outcome::for_call_error(&e, "query"))?;
+    // Which of the rows a finished write already owns: one store query for the chunk.
+    let row_ids: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let owned = ctx
+        .engine
+        .store()
+        .journal_done_records(&ctx.connection.tenant_id, &row_ids)
+        .await
+        .map_err(|e| Fate::Retry {
+            reason: json!({ "error": e.to_string() }),
+        })?;
     let mut placed = vec![false; rows.len()];
     let mut alone = Vec::new();
     for &(k, _) in chunk {
-        let mut candidates = Vec::new();
+        let mut any = false;
+        let mut pick = None;
         for (n, row) in rows.iter().enumerate() {
-            if same_values(&records[k], row) {
-                placed[n] = true;
-                if let Some(id) = row.get("Id").and_then(Value::as_str) {
-                    candidates.push(id.to_owned());
-                }
+            if !same_values(&records[k], row) {
+                continue;
+            }
+            placed[n] = true;
+            any = true;
+            let Some(id) = row.get("Id").and_then(Value::as_str) else {
+                continue;
+            };
+            // The oldest record of these values that no write owns and no other record took.
+            if pick.is_none() && !owned.contains(id) && !claimed.contains(id) {
+                pick = Some(id.to_owned());
             }
         }
-        if candidates.is_empty() {
+        if !any {
             alone.push(k);
-        } else if let Some(id) = super::claim_unowned(ctx, candidates, claimed).await? {
+        } else if let Some(id) = pick {
+            claimed.insert(id.clone());
             found.insert(k, id);
         }
     }
