@@ -5,8 +5,9 @@
 # Release builds of `forcebridge` and of the load generator (bench/server/src/main.rs); the
 # emulator, the server, PostgreSQL and the load generator share the machine.
 #
-# Usage (from anywhere): bench/server/run.sh [events per ingest row] [latency events]
-#   defaults: 20000 and 200. Needs jq and psql. PostgreSQL from FORCEBRIDGE_BENCH_POSTGRES_URL,
+# Usage (from anywhere): bench/server/run.sh [events per batch row] [latency events] [single posts]
+#   defaults: 20000, 200 and 2000 (single-event posts are fewer: each request's API key check, an
+#   argon2 hash, dominates them). Needs jq and psql. PostgreSQL from FORCEBRIDGE_BENCH_POSTGRES_URL,
 #   else FORCEBRIDGE_TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/postgres (a
 #   database of its own is created and dropped). BACKENDS="sqlite" skips PostgreSQL.
 #   Honours CARGO_TARGET_DIR.
@@ -14,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 EVENTS="${1:-20000}"
 LATENCY_EVENTS="${2:-200}"
+SINGLE_EVENTS="${3:-2000}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 PG_URL="${FORCEBRIDGE_BENCH_POSTGRES_URL:-${FORCEBRIDGE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}}"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -96,7 +98,8 @@ for backend in $BACKENDS; do
   serve "ingest-$backend" "$backend" false
   for shape in "1 16" "100 8" "1000 4"; do
     read -r batch clients <<<"$shape"
-    line="$("$GEN" ingest "$URL" "$KEY" "$EVENTS" "$batch" "$clients" "b$batch")"
+    n=$EVENTS; [ "$batch" = 1 ] && n=$SINGLE_EVENTS
+    line="$("$GEN" ingest "$URL" "$KEY" "$n" "$batch" "$clients" "b$batch")"
     echo "$backend ingest: $line" >&2
     ROWS+=("$(jq -c --arg b "$backend" '. + {backend: $b, what: "ingest"}' <<<"$line")")
   done
