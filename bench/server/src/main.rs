@@ -69,13 +69,25 @@ fn expect(what: &str, got: (u16, Value), want: u16) -> Res<Value> {
 async fn setup(http: &reqwest::Client, server: &str, admin: &str, emu: &Value) -> Res<()> {
     let t = expect(
         "tenant",
-        post(http, &format!("{server}/v1/tenants"), admin, &json!({ "name": "Bench" })).await?,
+        post(
+            http,
+            &format!("{server}/v1/tenants"),
+            admin,
+            &json!({ "name": "Bench" }),
+        )
+        .await?,
         201,
     )?;
     let tenant = text(&t, "id")?;
     let k = expect(
         "key",
-        post(http, &format!("{server}/v1/tenants/{tenant}/keys"), admin, &json!({ "label": "bench" })).await?,
+        post(
+            http,
+            &format!("{server}/v1/tenants/{tenant}/keys"),
+            admin,
+            &json!({ "label": "bench" }),
+        )
+        .await?,
         201,
     )?;
     let key = text(&k, "secret")?;
@@ -90,7 +102,11 @@ async fn setup(http: &reqwest::Client, server: &str, admin: &str, emu: &Value) -
             "security_token": emu["security_token"],
         }
     });
-    let c = expect("connection", post(http, &format!("{server}/v1/connections"), &key, &body).await?, 201)?;
+    let c = expect(
+        "connection",
+        post(http, &format!("{server}/v1/connections"), &key, &body).await?,
+        201,
+    )?;
     let i = expect(
         "install",
         post(
@@ -152,7 +168,11 @@ async fn ingest(
             let evs: Vec<Value> = (p * batch..((p + 1) * batch).min(events))
                 .map(|i| event(&format!("{tag}-{i}")))
                 .collect();
-            let body = if batch == 1 { evs[0].clone() } else { json!({ "events": evs }) };
+            let body = if batch == 1 {
+                evs[0].clone()
+            } else {
+                json!({ "events": evs })
+            };
             serde_json::to_vec(&body).unwrap_or_default()
         })
         .collect();
@@ -162,8 +182,13 @@ async fn ingest(
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..clients.max(1) {
-        let (http, bodies, next, url, key) =
-            (http.clone(), bodies.clone(), next.clone(), url.clone(), key.to_owned());
+        let (http, bodies, next, url, key) = (
+            http.clone(),
+            bodies.clone(),
+            next.clone(),
+            url.clone(),
+            key.to_owned(),
+        );
         tasks.spawn(async move {
             let mut times = Vec::new();
             loop {
@@ -212,7 +237,10 @@ async fn latency(http: &reqwest::Client, server: &str, key: &str, emu: &Value, n
         ("client_id", text(emu, "client_id")?),
         ("client_secret", text(emu, "client_secret")?),
         ("username", text(emu, "username")?),
-        ("password", format!("{}{}", text(emu, "password")?, text(emu, "security_token")?)),
+        (
+            "password",
+            format!("{}{}", text(emu, "password")?, text(emu, "security_token")?),
+        ),
     ];
     let session: Value = http
         .post(text(emu, "token_url")?)
@@ -233,7 +261,11 @@ async fn latency(http: &reqwest::Client, server: &str, key: &str, emu: &Value, n
         let soql = format!("SELECT Id FROM Account WHERE Name = '{id}'");
         let body = event(&id);
         let t = Instant::now();
-        expect("event", post(http, &format!("{server}/v1/events"), key, &body).await?, 202)?;
+        expect(
+            "event",
+            post(http, &format!("{server}/v1/events"), key, &body).await?,
+            202,
+        )?;
         accepted.push(t.elapsed());
         let deadline = t + Duration::from_secs(60);
         loop {
