@@ -3,7 +3,8 @@
 //!
 //! - create: journaled as an intent before the call; a retried delivery whose intent was never
 //!   settled (the process died mid-call) first looks for the record it may have created, by the
-//!   values it wrote, and adopts it instead of creating a second one.
+//!   values it wrote (many records per query), and adopts it instead of creating a second one;
+//!   the intent is then closed (`done` with the record, or `failed` when nothing was made).
 //! - upsert: by external id; several events of the batch with the same key become one record
 //!   (later values win) and share its id.
 //! - update: several updates to one record coalesce into one write that sends only the fields
