@@ -562,6 +562,30 @@ macro_rules! define_runtime_ops {
                 q.fetch_all(&mut *c).await?.iter().map(journal).collect()
             }
 
+            pub(crate) async fn journal_done_records(
+                c: &mut Conn,
+                tenant: &TenantId,
+                ids: &[String],
+            ) -> Result<Vec<String>> {
+                let mut out = Vec::new();
+                // Well under both backends' limit on bound values per statement.
+                for part in ids.chunks(1_000) {
+                    let sql = format!(
+                        "SELECT DISTINCT record_id FROM journal WHERE tenant_id = $1 AND state = 'done' \
+                         AND record_id IN ({})",
+                        placeholders(2, part.len())
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str());
+                    for id in part {
+                        q = q.bind(id.as_str());
+                    }
+                    for row in q.fetch_all(&mut *c).await? {
+                        out.push(row.try_get("record_id")?);
+                    }
+                }
+                Ok(out)
+            }
+
             pub(crate) async fn journal_by_correlation(
                 c: &mut Conn,
                 connection: &ConnectionId,

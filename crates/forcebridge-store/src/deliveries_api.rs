@@ -105,6 +105,21 @@ impl Store {
         in_read!(self, m, c, _ctx => m::runtime::journal_where(c, tenant, "record_id", record_id).await)
     }
 
+    /// Of `record_ids`, those a `done` journal row of the tenant claims as written (crash
+    /// recovery asks this for many candidate records at once).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn journal_done_records(
+        &self,
+        tenant: &TenantId,
+        record_ids: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let ids =
+            in_read!(self, m, c, _ctx => m::runtime::journal_done_records(c, tenant, record_ids).await)?;
+        Ok(ids.into_iter().collect())
+    }
+
     /// Journal rows of these deliveries (intents left by a crashed run included), in order.
     ///
     /// # Errors

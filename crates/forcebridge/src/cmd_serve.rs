@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use forcebridge_engine::control::clients::LoginHosts;
 use forcebridge_engine::control::oauth::OAuthApp;
 use forcebridge_engine::control::webhooks::WebhookConfig;
+use forcebridge_engine::runtime::WorkerOptions;
 use forcebridge_engine::{Clock, Engine, EngineConfig, Recipes};
 use forcebridge_salesforce::{HttpConfig, InstanceUrl, LoginHost, UrlPolicy};
 use forcebridge_server::{AppState, ServerConfig};
@@ -70,6 +71,8 @@ struct FileConfig {
     limits: LimitsFile,
     #[serde(default)]
     salesforce: SalesforceFile,
+    #[serde(default)]
+    workers: WorkersFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +104,18 @@ struct SalesforceFile {
     /// Accept http:// on loopback hosts (the emulator without TLS). Never for real orgs.
     #[serde(default)]
     allow_loopback_http: bool,
+}
+
+/// The `[workers]` section: this node's drain workers (see docs/operations.md, several nodes).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkersFile {
+    /// `false`: this node only answers HTTP and writes to the store; other nodes apply the work.
+    enabled: Option<bool>,
+    /// Lease length of a drain in seconds: a dead node's connections are taken over after this.
+    lease_seconds: Option<u64>,
+    /// Connections one node drains at once.
+    concurrency: Option<usize>,
 }
 
 fn read_config(path: Option<&Path>) -> Result<FileConfig> {
@@ -149,6 +164,9 @@ pub(crate) struct NodeSettings {
     /// The vendor's connected app for the web-server flow: client id and secret.
     pub oauth: Option<(String, Option<SecretString>)>,
     pub server: ServerConfig,
+    /// The engine's workers (lease length, concurrency); `None`: this node accepts work but
+    /// applies none (`[workers] enabled = false`).
+    pub workers: Option<WorkerOptions>,
 }
 
 /// A running node: the HTTP API and the engine's workers over one store.
@@ -161,7 +179,7 @@ pub(crate) struct Node {
     store: Store,
     stop: tokio::sync::watch::Sender<bool>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
-    workers: tokio::task::JoinHandle<()>,
+    workers: Option<tokio::task::JoinHandle<()>>,
     webhooks: tokio::task::JoinHandle<()>,
 }
 
@@ -208,7 +226,9 @@ impl Node {
         });
 
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
-        let workers = engine.spawn_workers(stop_rx.clone());
+        let workers = settings
+            .workers
+            .map(|options| engine.spawn_workers_with(stop_rx.clone(), options));
         let webhooks = engine.spawn_webhook_deliverer(WebhookConfig::default(), stop_rx.clone());
         let app = forcebridge_server::app(AppState::new(engine, server_config));
         let mut http_stop = stop_rx;
@@ -238,7 +258,9 @@ impl Node {
     pub(crate) async fn stop(self) -> Result<()> {
         let _ = self.stop.send(true);
         let served = self.http.await;
-        let _ = self.workers.await;
+        if let Some(w) = self.workers {
+            let _ = w.await;
+        }
         let _ = self.webhooks.await;
         self.store.close().await;
         served
@@ -324,6 +346,26 @@ pub async fn run(args: Args) -> Result<()> {
         bail!("limits.max_batch must be at least 1");
     }
 
+    let mut worker_options = WorkerOptions::default();
+    if let Some(s) = file.workers.lease_seconds {
+        if !(1..=3600).contains(&s) {
+            bail!("workers.lease_seconds must be 1 to 3600 (seconds)");
+        }
+        worker_options.lease_for = Duration::from_secs(s);
+    }
+    if let Some(n) = file.workers.concurrency {
+        if n == 0 {
+            bail!("workers.concurrency must be at least 1");
+        }
+        worker_options.concurrency = n;
+    }
+    let workers = if file.workers.enabled.unwrap_or(true) {
+        Some(worker_options)
+    } else {
+        tracing::info!("workers.enabled = false: this node accepts work but does not apply it");
+        None
+    };
+
     let node = Node::start(NodeSettings {
         addr,
         database_url,
@@ -334,6 +376,7 @@ pub async fn run(args: Args) -> Result<()> {
         public_url: args.public_url.or(file.public_url),
         oauth,
         server,
+        workers,
     })
     .await?;
     {

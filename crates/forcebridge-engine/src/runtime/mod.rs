@@ -39,6 +39,25 @@ const BUDGET_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Batches one drain job runs before handing the connection back to the queue (fairness).
 const BATCHES_PER_JOB: usize = 50;
 
+/// How a node's drain workers lease their jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerOptions {
+    /// How long a drain's lease lasts without a heartbeat: after a node dies, its connections
+    /// wait this long (plus up to half of it for the reaper) before another node takes them over.
+    pub lease_for: Duration,
+    /// Drains (connections) one node runs at once.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            lease_for: Duration::from_secs(60),
+            concurrency: 4,
+        }
+    }
+}
+
 /// An event as the product posts it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncomingEvent {
@@ -309,12 +328,27 @@ impl Engine {
     /// Runs the drain and install-apply workers until `shutdown` turns true (the server's
     /// background work).
     pub fn spawn_workers(&self, shutdown: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        self.spawn_workers_with(shutdown, WorkerOptions::default())
+    }
+
+    /// [`Engine::spawn_workers`] with its lease length and concurrency chosen.
+    pub fn spawn_workers_with(
+        &self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+        options: WorkerOptions,
+    ) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();
         let store = self.store().clone();
+        let lease_for = options.lease_for.max(Duration::from_secs(1));
         let cfg = WorkerConfig {
             name: self.config().node_name.clone(),
             kinds: vec![DRAIN_KIND.into(), crate::install::run::APPLY_KIND.into()],
-            concurrency: 4,
+            concurrency: options.concurrency.max(1),
+            lease_for,
+            // A live node renews well before its lease ends; a dead node's lease is reaped (by
+            // any node) within half a lease of expiring.
+            heartbeat_every: lease_for / 4,
+            reap_every: lease_for / 2,
             ..WorkerConfig::default()
         };
         tokio::spawn(async move {

@@ -22,6 +22,7 @@ use forcebridge_engine::Recipes;
 use forcebridge_engine::control::clients::LoginHosts;
 use forcebridge_engine::demo::{self, Demo};
 use forcebridge_engine::recipe::ir::{EnvironmentKind, Recipe};
+use forcebridge_engine::runtime::WorkerOptions;
 use forcebridge_salesforce::{HttpConfig, InstanceUrl, LoginHost, UrlPolicy};
 use forcebridge_server::ServerConfig;
 use forcebridge_store::{MasterKey, Vault};
@@ -173,6 +174,7 @@ pub async fn run(args: Args) -> Result<()> {
             Some(SecretString::from(c.client_secret.clone())),
         )),
         server: ServerConfig::default(),
+        workers: Some(WorkerOptions::default()),
     })
     .await
     .with_context(|| {

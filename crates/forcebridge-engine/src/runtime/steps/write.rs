@@ -3,7 +3,8 @@
 //!
 //! - create: journaled as an intent before the call; a retried delivery whose intent was never
 //!   settled (the process died mid-call) first looks for the record it may have created, by the
-//!   values it wrote, and adopts it instead of creating a second one.
+//!   values it wrote (many records per query), and adopts it instead of creating a second one;
+//!   the intent is then closed (`done` with the record, or `failed` when nothing was made).
 //! - upsert: by external id; several events of the batch with the same key become one record
 //!   (later values win) and share its id.
 //! - update: several updates to one record coalesce into one write that sends only the fields
@@ -107,8 +108,7 @@ pub async fn create_records(
             return ids;
         }
     };
-    let mut claimed = std::collections::HashSet::new();
-    let mut adopted: Vec<(i64, Option<String>, &str)> = Vec::new();
+    let mut unsettled: Vec<(usize, i64)> = Vec::new();
     for (k, &i) in who.iter().enumerate() {
         let did = items[i].due.delivery.id;
         let mine = earlier
@@ -119,15 +119,32 @@ pub async fn create_records(
             ids[k] = done.record_id.clone();
             continue;
         }
-        let unsettled = mine.clone().find(|r| r.state == "intent").map(|r| r.id);
-        if let Some(intent) = unsettled {
-            match rematch(ctx, object, &records[k], &mut claimed).await {
-                Ok(Some(id)) => {
-                    adopted.push((intent, Some(id.clone()), "done"));
-                    ids[k] = Some(id);
+        if let Some(intent) = mine.clone().find(|r| r.state == "intent") {
+            unsettled.push((k, intent.id));
+        }
+    }
+    // Interrupted attempts: the records they made are adopted and their intents settled now (an
+    // intent left open would let a later recovery adopt the same record a second time); an
+    // intent whose record is not there is closed as `failed`.
+    let mut settles: Vec<(i64, Option<String>, &str)> = Vec::new();
+    if !unsettled.is_empty() {
+        let ks: Vec<usize> = unsettled.iter().map(|&(k, _)| k).collect();
+        match rematch_many(ctx, object, &records, &ks).await {
+            Ok(found) => {
+                for &(k, intent) in &unsettled {
+                    if let Some(id) = found.get(&k) {
+                        settles.push((intent, Some(id.clone()), "done"));
+                        ids[k] = Some(id.clone());
+                    } else {
+                        // The attempt made nothing: it is closed, and this one writes its own.
+                        settles.push((intent, None, "failed"));
+                    }
                 }
-                Ok(None) => {}
-                Err(fate) => items[i].fail(fate),
+            }
+            Err(fate) => {
+                for &(k, _) in &unsettled {
+                    items[who[k]].fail(fate.clone());
+                }
             }
         }
     }
@@ -135,6 +152,9 @@ pub async fn create_records(
         .filter(|&k| ids[k].is_none() && items[who[k]].running())
         .collect();
     if to_send.is_empty() {
+        if let Err(e) = settle_journal(ctx, &settles).await {
+            tracing::warn!(error = %e, "settling adopted intents failed; a retry will re-match");
+        }
         return ids;
     }
     let intents: Vec<_> = to_send
@@ -176,7 +196,6 @@ pub async fn create_records(
         async move { client.create_many(object, &b, o).await }
     })
     .await;
-    let mut settles = Vec::new();
     match result {
         Ok(outs) => {
             for ((&k, out), jid) in to_send.iter().zip(outs.iter()).zip(&intent_ids) {
@@ -219,6 +238,170 @@ async fn settle_journal(ctx: &Ctx<'_>, settles: &[(i64, Option<String>, &str)]) 
     Ok(())
 }
 
+/// Most records one recovery query looks for, and the longest condition it sends (a query
+/// travels in the URL, which Salesforce caps at about 16,000 characters).
+const REMATCH_RECORDS: usize = 200;
+const REMATCH_WHERE_CHARS: usize = 4_000;
+
+/// The fields and SOQL conditions that find a record by the scalar values a create wrote.
+fn match_conditions(record: &Map<String, Value>) -> Vec<(&str, String)> {
+    record
+        .iter()
+        .filter_map(|(k, v)| match v {
+            Value::String(s) if s.len() <= 255 => Some((k.as_str(), format!("{k} = {}", soql_literal(s)))),
+            Value::Number(n) => Some((k.as_str(), format!("{k} = {n}"))),
+            Value::Bool(b) => Some((k.as_str(), format!("{k} = {b}"))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a queried row carries `record`'s matched values as SOQL compares them (text without
+/// regard to case). A value Salesforce returns in another form (a date-time, say) compares
+/// unequal here; the caller then asks Salesforce about that record alone.
+fn same_values(record: &Map<String, Value>, row: &Value) -> bool {
+    record.iter().all(|(field, want)| {
+        let got = row.get(field).unwrap_or(&Value::Null);
+        match want {
+            Value::String(a) if a.len() <= 255 => matches!(got, Value::String(b)
+                if a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())),
+            Value::Number(a) => matches!(got, Value::Number(b) if a.as_f64() == b.as_f64()),
+            Value::Bool(a) => got == &Value::Bool(*a),
+            // Not among the conditions (`match_conditions` leaves it out).
+            _ => true,
+        }
+    })
+}
+
+/// For the records `ks` of interrupted creates, the record each made, if any: one that carries
+/// exactly its scalar values and that no journal row and no other record of this recovery
+/// claims (oldest first). Many records are looked for per query, their conditions OR-ed, and the
+/// rows assigned back by their values; a record the values cannot place is looked up alone.
+async fn rematch_many(
+    ctx: &mut Ctx<'_>,
+    object: &str,
+    records: &[Map<String, Value>],
+    ks: &[usize],
+) -> Result<BTreeMap<usize, String>, Fate> {
+    let mut found = BTreeMap::new();
+    let mut claimed = std::collections::HashSet::new();
+    let searchable: Vec<(usize, String)> = ks
+        .iter()
+        .filter_map(|&k| {
+            let conds: Vec<String> = match_conditions(&records[k])
+                .into_iter()
+                .map(|(_, c)| c)
+                .collect();
+            (!conds.is_empty()).then(|| (k, format!("({})", conds.join(" AND "))))
+        })
+        .collect();
+    let mut start = 0;
+    while start < searchable.len() {
+        let (mut end, mut chars) = (start, 0);
+        while end < searchable.len()
+            && end - start < REMATCH_RECORDS
+            && (end == start || chars + searchable[end].1.len() + 4 <= REMATCH_WHERE_CHARS)
+        {
+            chars += searchable[end].1.len() + 4;
+            end += 1;
+        }
+        rematch_chunk(
+            ctx,
+            object,
+            records,
+            &searchable[start..end],
+            &mut claimed,
+            &mut found,
+        )
+        .await?;
+        start = end;
+    }
+    Ok(found)
+}
+
+/// One query of [`rematch_many`].
+async fn rematch_chunk(
+    ctx: &mut Ctx<'_>,
+    object: &str,
+    records: &[Map<String, Value>],
+    chunk: &[(usize, String)],
+    claimed: &mut std::collections::HashSet<String>,
+    found: &mut BTreeMap<usize, String>,
+) -> Result<(), Fate> {
+    let mut fields: Vec<&str> = chunk
+        .iter()
+        .flat_map(|(k, _)| match_conditions(&records[*k]).into_iter().map(|(f, _)| f))
+        .filter(|f| *f != "Id")
+        .collect();
+    fields.sort_unstable();
+    fields.dedup();
+    let soql = format!(
+        "SELECT Id, {} FROM {object} WHERE {} ORDER BY CreatedDate",
+        fields.join(", "),
+        chunk
+            .iter()
+            .map(|(_, c)| c.as_str())
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    );
+    ctx.count("query", 1);
+    let rows: Vec<Value> = ctx
+        .client
+        .query::<Value>(&soql)
+        .try_collect()
+        .await
+        .map_err(|e| outcome::for_call_error(&e, "query"))?;
+    // Which of the rows a finished write already owns: one store query for the chunk.
+    let row_ids: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let owned = ctx
+        .engine
+        .store()
+        .journal_done_records(&ctx.connection.tenant_id, &row_ids)
+        .await
+        .map_err(|e| Fate::Retry {
+            reason: json!({ "error": e.to_string() }),
+        })?;
+    let mut placed = vec![false; rows.len()];
+    let mut alone = Vec::new();
+    for &(k, _) in chunk {
+        let mut any = false;
+        let mut pick = None;
+        for (n, row) in rows.iter().enumerate() {
+            if !same_values(&records[k], row) {
+                continue;
+            }
+            placed[n] = true;
+            any = true;
+            let Some(id) = row.get("Id").and_then(Value::as_str) else {
+                continue;
+            };
+            // The oldest record of these values that no write owns and no other record took.
+            if pick.is_none() && !owned.contains(id) && !claimed.contains(id) {
+                pick = Some(id.to_owned());
+            }
+        }
+        if !any {
+            alone.push(k);
+        } else if let Some(id) = pick {
+            claimed.insert(id.clone());
+            found.insert(k, id);
+        }
+    }
+    // Every row matched some record's conditions in Salesforce; one that no record's values
+    // placed means a value came back in another form: ask about the unplaced records one by one.
+    if placed.iter().any(|p| !p) {
+        for k in alone {
+            if let Some(id) = rematch(ctx, object, &records[k], claimed).await? {
+                found.insert(k, id);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Looks for a record with exactly the scalar values a create wrote that no journal row and no
 /// other recovery of this batch claims: the one an interrupted attempt created.
 async fn rematch(
@@ -227,15 +410,7 @@ async fn rematch(
     record: &Map<String, Value>,
     claimed: &mut std::collections::HashSet<String>,
 ) -> Result<Option<String>, Fate> {
-    let conds: Vec<String> = record
-        .iter()
-        .filter_map(|(k, v)| match v {
-            Value::String(s) if s.len() <= 255 => Some(format!("{k} = {}", soql_literal(s))),
-            Value::Number(n) => Some(format!("{k} = {n}")),
-            Value::Bool(b) => Some(format!("{k} = {b}")),
-            _ => None,
-        })
-        .collect();
+    let conds: Vec<String> = match_conditions(record).into_iter().map(|(_, c)| c).collect();
     if conds.is_empty() {
         return Ok(None);
     }
