@@ -205,7 +205,15 @@ struct Inner {
     /// SQLite's busy handler (which sleeps in steps of up to 100 ms), keeps write latency at the
     /// cost of one transaction; other processes still wait through `busy_timeout`.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// API keys this process has verified: stored hash → SHA-256 of the secret that matched it.
+    /// argon2 costs ~20 ms of CPU a check, which would cap a node at ~100 requests a second; a
+    /// key's row is still read (and revocation seen) on every request, only the argon2 step is
+    /// skipped for a secret already proven against that very hash.
+    verified_keys: Mutex<std::collections::HashMap<String, [u8; 32]>>,
 }
+
+/// At most this many verified keys are remembered (then the memory starts again).
+const VERIFIED_KEYS_MAX: usize = 10_000;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -307,6 +315,7 @@ impl Store {
                 signal,
                 listener: Mutex::new(None),
                 write_lock: Arc::new(tokio::sync::Mutex::new(())),
+                verified_keys: Mutex::new(std::collections::HashMap::new()),
             }),
         };
         if options.migrate {
@@ -574,7 +583,20 @@ impl Store {
         let prefix = prefix.to_owned();
         let found = in_read!(self, m, c, _ctx => m::api_key_by_prefix(c, &prefix).await)?;
         let Some((key, hash)) = found else { return Ok(None) };
+        let digest: [u8; 32] =
+            <sha2::Sha256 as sha2::Digest>::digest(presented.expose_secret().as_bytes()).into();
+        let known = self
+            .inner
+            .verified_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&hash)
+            .is_some_and(|d| *d == digest);
+        if known {
+            return Ok(Some(key));
+        }
         let presented = presented.clone();
+        let stored = hash.clone();
         let ok = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
                 .map(|h| {
@@ -586,6 +608,13 @@ impl Store {
         })
         .await
         .unwrap_or(false);
+        if ok {
+            let mut m = self.inner.verified_keys.lock().unwrap_or_else(|p| p.into_inner());
+            if m.len() >= VERIFIED_KEYS_MAX {
+                m.clear();
+            }
+            m.insert(stored, digest);
+        }
         Ok(ok.then_some(key))
     }
 

@@ -138,6 +138,8 @@ mod suite {
         );
         let found = s.authenticate_api_key(&secret).await.unwrap().unwrap();
         assert_eq!(found.tenant_id, t.id);
+        // Again, from the memory of verified keys (no argon2): the same answer.
+        assert_eq!(s.authenticate_api_key(&secret).await.unwrap().unwrap(), found);
         // A wrong secret behind a valid prefix, garbage, and an unknown prefix are all rejected.
         let wrong = SecretString::from(format!(
             "fbk_{}_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
@@ -160,6 +162,7 @@ mod suite {
             ErrorKind::NotFound
         );
         s.revoke_api_key(&t.id, &key.id, "user:1").await.unwrap();
+        // Revoked: refused at once, although this process had verified the secret.
         assert!(s.authenticate_api_key(&secret).await.unwrap().is_none());
         let keys = s.list_api_keys(&t.id).await.unwrap();
         assert_eq!(keys.len(), 1);
