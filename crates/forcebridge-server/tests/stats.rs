@@ -72,6 +72,7 @@ async fn stats_count_events_deliveries_and_writes_per_connection() {
         "forcebridge_salesforce_writes{api=",
         "forcebridge_salesforce_requests_total{status=\"2xx\"}",
         "forcebridge_api_budget_remaining{connection=",
+        "forcebridge_event_apply_seconds_bucket",
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }

@@ -445,6 +445,8 @@ impl Engine {
             }
             let event_of: BTreeMap<i64, EventId> =
                 due.iter().map(|d| (d.delivery.id, d.event.id.clone())).collect();
+            let accepted_at: BTreeMap<i64, chrono::DateTime<chrono::Utc>> =
+                due.iter().map(|d| (d.delivery.id, d.event.accepted_at)).collect();
             let (updates, paused, batch_report) = self.run_batch(&conn, client.clone(), &installs, due).await;
             let deferred = updates
                 .iter()
@@ -453,6 +455,14 @@ impl Engine {
             let mut tx = store.begin().await?;
             tx.update_deliveries(&updates).await?;
             tx.commit().await?;
+            // From the 202 to the write Salesforce confirmed, for every delivery applied now.
+            let now = self.clock().now();
+            for u in updates.iter().filter(|u| u.state == DeliveryState::Done) {
+                if let Some(at) = accepted_at.get(&u.id) {
+                    let secs = (now - *at).num_milliseconds().max(0) as f64 / 1000.0;
+                    metrics::histogram!("forcebridge_event_apply_seconds").record(secs);
+                }
+            }
             let dead: Vec<(i64, EventId, Value)> = updates
                 .iter()
                 .filter(|u| u.state == DeliveryState::Dead)
