@@ -280,55 +280,33 @@ impl<'a> Ctx<'a> {
         let plan = self.plan(q, object.clone(), 0, &mut slots)?;
         // Child subqueries are indexed once, when the first row needs them.
         let mut children: Option<Vec<_>> = None;
-        let index = |children: &mut Option<Vec<_>>| {
-            if children.is_none() {
+        let mut n = 0;
+        let mut emit = |rec: &Record| {
+            let children = children.get_or_insert_with(|| {
                 let mut all = Vec::new();
                 all.resize_with(slots, || None);
                 self.index_children(&plan.nodes, &mut all);
-                *children = Some(all);
-            }
+                all
+            });
+            each(self.render(&plan.object, rec, &plan.nodes, children));
+            n += 1;
         };
-        let mut n = 0;
+        let matching = self
+            .catalog
+            .scan_rows(&plan.object, self.include_deleted)
+            .filter(|rec| self.keep(plan.filter.as_ref(), &plan.object, rec));
         if plan.order.is_empty() {
             // Rows go out in scan order as they are read: nothing is held but the current row.
-            let matching = self
-                .catalog
-                .scan_rows(&plan.object, self.include_deleted)
-                .filter(|rec| self.keep(plan.filter.as_ref(), &plan.object, rec))
-                .skip(plan.offset)
-                .take(plan.limit.unwrap_or(usize::MAX));
-            for rec in matching {
-                index(&mut children);
-                each(self.render(
-                    &plan.object,
-                    &rec,
-                    &plan.nodes,
-                    children.as_deref().unwrap_or_default(),
-                ));
-                n += 1;
-            }
+            let page = matching.skip(plan.offset).take(plan.limit.unwrap_or(usize::MAX));
+            page.for_each(|rec| emit(&rec));
         } else {
-            let keyed = self
-                .catalog
-                .scan_rows(&plan.object, self.include_deleted)
-                .filter(|rec| self.keep(plan.filter.as_ref(), &plan.object, rec))
-                .map(|rec| {
-                    (
-                        self.sort_keys(plan.order.as_slice(), &plan.object, &rec),
-                        Held::of(rec),
-                    )
-                })
+            let keyed = matching
+                .map(|rec| (self.sort_keys(&plan.order, &plan.object, &rec), Held::of(rec)))
                 .collect();
             for held in self.sort_and_page(&plan, keyed) {
-                let Some(rec) = self.fetch(&held) else { continue };
-                index(&mut children);
-                each(self.render(
-                    &plan.object,
-                    &rec,
-                    &plan.nodes,
-                    children.as_deref().unwrap_or_default(),
-                ));
-                n += 1;
+                if let Some(rec) = self.fetch(&held) {
+                    emit(&rec);
+                }
             }
         }
         Ok(n)
