@@ -134,16 +134,28 @@ impl Catalog for OrgCatalog<'_> {
         &'s self,
         object: &str,
         include_deleted: bool,
+        fields: Option<&[&str]>,
     ) -> Box<dyn Iterator<Item = Cow<'s, Record>> + 's> {
-        let Some(def) = self.org.schema.object(object) else {
+        let Some(table) = self
+            .org
+            .schema
+            .object(object)
+            .and_then(|d| self.org.data.get(&d.name))
+        else {
             return Box::new(std::iter::empty());
         };
-        match self.org.data.get(&def.name) {
-            // Each row is built as the evaluator reaches it and dropped once it has read it.
-            Some(table) => Box::new(table.records().map(|(_, r)| r).filter(move |r| {
-                include_deleted || r.get("IsDeleted").and_then(Value::as_bool) != Some(true)
-            })),
-            None => Box::new(std::iter::empty()),
+        let live = move |r: &Cow<'s, Record>| {
+            include_deleted || r.get("IsDeleted").and_then(Value::as_bool) != Some(true)
+        };
+        // Each row is built as the evaluator reaches it, with only the fields the query reads
+        // (and `IsDeleted`, read here), and dropped once the evaluator is done with it.
+        match fields {
+            Some(fields) => {
+                let mut wanted = fields.to_vec();
+                wanted.push("IsDeleted");
+                Box::new(table.records_with(&wanted).map(|(_, r)| r).filter(live))
+            }
+            None => Box::new(table.records().map(|(_, r)| r).filter(live)),
         }
     }
 

@@ -245,6 +245,36 @@ impl<'b> Reader<'b> {
         self.take(8)?.try_into().ok()
     }
 
+    /// Steps over one value.
+    fn skip(&mut self) -> Option<()> {
+        match self.byte()? {
+            NULL | FALSE | TRUE | KEY => {}
+            TEXT => {
+                let len = self.count()?;
+                self.take(len)?;
+            }
+            STAMP | FLOAT => {
+                self.take(8)?;
+            }
+            UINT | NINT => {
+                self.varint()?;
+            }
+            ARRAY => {
+                for _ in 0..self.count()? {
+                    self.skip()?;
+                }
+            }
+            OBJECT => {
+                for _ in 0..self.count()? {
+                    self.varint()?;
+                    self.skip()?;
+                }
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
     fn count(&mut self) -> Option<usize> {
         usize::try_from(self.varint()?).ok()
     }
@@ -287,18 +317,26 @@ impl<'b> Reader<'b> {
 
 /// The record packed in `bytes` (the row of `id`).
 fn decode(names: &FieldNames, id: &SfId, bytes: &[u8]) -> Record {
+    decode_only(names, id, bytes, None)
+}
+
+/// The record packed in `bytes`, with only the fields whose number is marked in `wanted` (all
+/// when `None`).
+fn decode_only(names: &FieldNames, id: &SfId, bytes: &[u8], wanted: Option<&[bool]>) -> Record {
     let mut r = Reader { bytes };
-    let count = r.varint().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+    let count = r.count().unwrap_or(0);
     let mut record = Record::with_capacity(count.min(names.names.len()));
     for _ in 0..count {
-        let Some(name) = r
-            .varint()
-            .and_then(|n| usize::try_from(n).ok())
-            .and_then(|n| names.names.get(n))
-        else {
+        let Some(n) = r.count() else { break };
+        if wanted.is_some_and(|w| !w.get(n).copied().unwrap_or(false)) {
+            if r.skip().is_none() {
+                break;
+            }
+            continue;
+        }
+        let (Some(name), Some(value)) = (names.names.get(n), r.value(names, id)) else {
             break;
         };
-        let Some(value) = r.value(names, id) else { break };
         record.insert(name.clone(), value);
     }
     record
@@ -344,6 +382,29 @@ impl Table {
     /// Every record in insertion order, each built as the iterator reaches it (nothing is kept).
     pub fn records(&self) -> impl DoubleEndedIterator<Item = (&SfId, Cow<'_, Record>)> {
         self.rows.iter().map(|(id, slot)| (id, self.cow(id, slot)))
+    }
+
+    /// Every record in insertion order with only the fields named in `fields` (a scan that reads
+    /// a few columns of many rows builds just those).
+    pub fn records_with<'t>(
+        &'t self,
+        fields: &[&str],
+    ) -> impl DoubleEndedIterator<Item = (&'t SfId, Cow<'t, Record>)> + use<'t> {
+        let mut wanted = vec![false; self.names.names.len()];
+        for f in fields {
+            if let Some(&n) = self.names.numbers.get(*f)
+                && let Some(slot) = usize::try_from(n).ok().and_then(|n| wanted.get_mut(n))
+            {
+                *slot = true;
+            }
+        }
+        self.rows.iter().map(move |(id, slot)| {
+            let record = match &slot.open {
+                Some(r) => Cow::Borrowed(&**r),
+                None => Cow::Owned(decode_only(&self.names, id, &slot.packed, Some(&wanted))),
+            };
+            (id, record)
+        })
     }
 
     /// The borrowed view of the row at `index` (see the module docs: kept until the next change).

@@ -103,11 +103,16 @@ pub trait Catalog {
     /// [`Catalog::scan`] for a catalog that may build each record as it is reached: the
     /// evaluator keeps only what a query needs of each row (its output, its sort keys, or its
     /// id to read it again with [`Catalog::get_row`]), so a scan never holds a whole object.
+    ///
+    /// `fields`, when given, are all the fields the query reads of these rows (canonical names,
+    /// `Id` among them): a catalog may build each row with only those (and may give more).
     fn scan_rows<'a>(
         &'a self,
         object: &str,
         include_deleted: bool,
+        fields: Option<&[&str]>,
     ) -> Box<dyn Iterator<Item = Cow<'a, Record>> + 'a> {
+        let _ = fields;
         Box::new(self.scan(object, include_deleted).map(Cow::Borrowed))
     }
 

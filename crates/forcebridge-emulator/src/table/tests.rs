@@ -88,6 +88,13 @@ proptest! {
             prop_assert_eq!(got.as_deref().map(text), Some(text(r)));
             prop_assert_eq!(table.get(&id(n as u64 + 1)).map(text), Some(text(r)));
         }
+        // A projection gives exactly the named fields of each record, in the record's order.
+        for (n, (got_id, got)) in table.records_with(&["Id", "Name", "BillingAddress", "IsDeleted"]).enumerate() {
+            prop_assert_eq!(got_id, &id(n as u64 + 1));
+            let mut want = records[n].clone();
+            want.retain(|k, _| ["Id", "Name", "BillingAddress", "IsDeleted"].contains(&k.as_str()));
+            prop_assert_eq!(text(&got), text(&want));
+        }
         // Rows keep insertion order, and the state file form is the old `IndexMap` form.
         let old: IndexMap<SfId, Record> =
             records.iter().enumerate().map(|(n, r)| (id(n as u64 + 1), r.clone())).collect();

@@ -334,7 +334,7 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
 
     // One pass: filter, group, accumulate.
     let mut groups: IndexMap<Vec<String>, (Vec<Json>, Vec<Acc>)> = IndexMap::new();
-    for rec in ctx.catalog.scan_rows(object, ctx.include_deleted) {
+    for rec in ctx.catalog.scan_rows(object, ctx.include_deleted, None) {
         let rec = &*rec;
         if !ctx.keep(filter.as_ref(), object, rec) {
             continue;

@@ -177,6 +177,31 @@ struct Plan {
     offset: usize,
 }
 
+impl Plan {
+    /// Every field of the FROM object's rows that the plan reads (`Id` first), for
+    /// [`Catalog::scan_rows`]; `None` when it cannot tell.
+    fn fields(&self) -> Option<Vec<&str>> {
+        let mut out = vec!["Id"];
+        for node in &self.nodes {
+            match node {
+                Node::Field { name, .. } => out.push(name),
+                Node::Parent { field, .. } | Node::TypeOf { field, .. } => out.push(field),
+                // Children are found by this row's `Id`.
+                Node::Child { .. } => {}
+            }
+        }
+        if let Some(filter) = &self.filter
+            && !filter.fields(&mut out)
+        {
+            return None;
+        }
+        for key in &self.order {
+            out.push(key.getter.root_field()?);
+        }
+        Some(out)
+    }
+}
+
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
@@ -291,9 +316,10 @@ impl<'a> Ctx<'a> {
             each(self.render(&plan.object, rec, &plan.nodes, children));
             n += 1;
         };
+        let fields = plan.fields();
         let matching = self
             .catalog
-            .scan_rows(&plan.object, self.include_deleted)
+            .scan_rows(&plan.object, self.include_deleted, fields.as_deref())
             .filter(|rec| self.keep(plan.filter.as_ref(), &plan.object, rec));
         if plan.order.is_empty() {
             // Rows go out in scan order as they are read: nothing is held but the current row.
@@ -325,7 +351,7 @@ impl<'a> Ctx<'a> {
         let filter = self.where_filter(q, object)?;
         let n = self
             .catalog
-            .scan_rows(object, self.include_deleted)
+            .scan_rows(object, self.include_deleted, None)
             .filter(|rec| self.keep(filter.as_ref(), object, rec))
             .count();
         let n = n.saturating_sub(q.offset.map_or(0, |(o, _)| to_usize(o)));
@@ -458,7 +484,7 @@ impl<'a> Ctx<'a> {
         }
         let filter = self.where_filter(q, &object)?;
         let mut out = HashSet::new();
-        for rec in self.catalog.scan_rows(&object, self.include_deleted) {
+        for rec in self.catalog.scan_rows(&object, self.include_deleted, None) {
             if self.keep(filter.as_ref(), &object, &rec)
                 && let Some(v) = self.value(&object, &rec, &r)
                 && let Some(v) = v.as_str()
@@ -774,7 +800,14 @@ impl<'a> Ctx<'a> {
     /// Child rows of one subquery, filtered and indexed by the parent id they point at.
     fn child_index(&self, plan: &Plan, field: &str) -> HashMap<String, Vec<Held<'a>>> {
         let mut map: HashMap<String, Vec<Held<'a>>> = HashMap::new();
-        for rec in self.catalog.scan_rows(&plan.object, self.include_deleted) {
+        let mut fields = plan.fields();
+        if let Some(f) = &mut fields {
+            f.push(field);
+        }
+        for rec in self
+            .catalog
+            .scan_rows(&plan.object, self.include_deleted, fields.as_deref())
+        {
             let parent = match rec.get(field).and_then(Json::as_str) {
                 Some(parent) if self.keep(plan.filter.as_ref(), &plan.object, &rec) => ids::key(parent),
                 _ => continue,
