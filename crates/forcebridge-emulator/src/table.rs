@@ -315,6 +315,12 @@ impl<'b> Reader<'b> {
     }
 }
 
+/// The field numbers a projection keeps, and how many there are.
+struct Wanted {
+    fields: Vec<bool>,
+    count: usize,
+}
+
 /// The record packed in `bytes` (the row of `id`).
 fn decode(names: &FieldNames, id: &SfId, bytes: &[u8]) -> Record {
     decode_only(names, id, bytes, None)
@@ -322,10 +328,12 @@ fn decode(names: &FieldNames, id: &SfId, bytes: &[u8]) -> Record {
 
 /// The record packed in `bytes`, with only the fields whose number is marked in `wanted` (all
 /// when `None`).
-fn decode_only(names: &FieldNames, id: &SfId, bytes: &[u8], wanted: Option<&[bool]>) -> Record {
+fn decode_only(names: &FieldNames, id: &SfId, bytes: &[u8], wanted: Option<&Wanted>) -> Record {
     let mut r = Reader { bytes };
     let count = r.count().unwrap_or(0);
-    let mut record = Record::with_capacity(count.min(names.names.len()));
+    let capacity = wanted.map_or(count, |w| w.count).min(count);
+    let wanted = wanted.map(|w| w.fields.as_slice());
+    let mut record = Record::with_capacity(capacity);
     for _ in 0..count {
         let Some(n) = r.count() else { break };
         if wanted.is_some_and(|w| !w.get(n).copied().unwrap_or(false)) {
@@ -390,12 +398,17 @@ impl Table {
         &'t self,
         fields: &[&str],
     ) -> impl DoubleEndedIterator<Item = (&'t SfId, Cow<'t, Record>)> + use<'t> {
-        let mut wanted = vec![false; self.names.names.len()];
+        let mut wanted = Wanted {
+            fields: vec![false; self.names.names.len()],
+            count: 0,
+        };
         for f in fields {
             if let Some(&n) = self.names.numbers.get(*f)
-                && let Some(slot) = usize::try_from(n).ok().and_then(|n| wanted.get_mut(n))
+                && let Some(slot) = usize::try_from(n).ok().and_then(|n| wanted.fields.get_mut(n))
+                && !*slot
             {
                 *slot = true;
+                wanted.count += 1;
             }
         }
         self.rows.iter().map(move |(id, slot)| {
