@@ -1,8 +1,10 @@
 //! The org as a SOQL [`Catalog`]: what one caller's query may see, for `forcebridge_soql::execute`.
 //!
 //! Invariant: names returned are canonical (describe's case); names accepted are matched
-//! case-insensitively; records are borrowed from the org (no copies), so a catalog lives only as
-//! long as the read lock it was made under.
+//! case-insensitively; records are built from the org's compact rows as the evaluator reads them
+//! (never a whole table at once), and a catalog lives only as long as the read lock it was made under.
+
+use std::borrow::Cow;
 
 use forcebridge_soql::{Catalog, ChildRelationship, FieldInfo, FieldKind, Record};
 use serde_json::{Value, json};
@@ -128,19 +130,36 @@ impl Catalog for OrgCatalog<'_> {
             })
     }
 
-    fn scan<'s>(&'s self, object: &str, include_deleted: bool) -> Box<dyn Iterator<Item = &'s Record> + 's> {
-        let Some(def) = self.org.schema.object(object) else {
+    fn scan_rows<'s>(
+        &'s self,
+        object: &str,
+        include_deleted: bool,
+        fields: Option<&[&str]>,
+    ) -> Box<dyn Iterator<Item = Cow<'s, Record>> + 's> {
+        let Some(table) = self
+            .org
+            .schema
+            .object(object)
+            .and_then(|d| self.org.data.get(&d.name))
+        else {
             return Box::new(std::iter::empty());
         };
-        match self.org.data.get(&def.name) {
-            Some(table) => Box::new(table.values().filter(move |r| {
-                include_deleted || r.get("IsDeleted").and_then(Value::as_bool) != Some(true)
-            })),
-            None => Box::new(std::iter::empty()),
+        let live = move |r: &Cow<'s, Record>| {
+            include_deleted || r.get("IsDeleted").and_then(Value::as_bool) != Some(true)
+        };
+        // Each row is built as the evaluator reaches it, with only the fields the query reads
+        // (and `IsDeleted`, read here), and dropped once the evaluator is done with it.
+        match fields {
+            Some(fields) => {
+                let mut wanted = fields.to_vec();
+                wanted.push("IsDeleted");
+                Box::new(table.records_with(&wanted).map(|(_, r)| r).filter(live))
+            }
+            None => Box::new(table.records().map(|(_, r)| r).filter(live)),
         }
     }
 
-    fn get(&self, id: &str) -> Option<(&str, &Record)> {
+    fn get_row<'s>(&'s self, id: &str) -> Option<(&'s str, Cow<'s, Record>)> {
         let id = SfId::parse(id).ok()?;
         self.org.find(&id)
     }

@@ -160,7 +160,7 @@ pub fn find(org: &Org, rule: &StandardRule, values: &Record) -> Vec<SfId> {
         return Vec::new();
     };
     table
-        .iter()
+        .records()
         .filter(|(_, r)| r.get("IsDeleted").and_then(Value::as_bool) != Some(true))
         .filter(|(_, r)| matches(rule, values, r))
         .map(|(id, _)| id.clone())

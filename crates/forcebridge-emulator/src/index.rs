@@ -86,8 +86,8 @@ struct FieldIndex {
 impl FieldIndex {
     fn build(table: Option<&Table>, field: &str, rule: KeyRule) -> Self {
         let mut map: HashMap<String, Vec<SfId>> = HashMap::new();
-        for (id, r) in table.into_iter().flatten() {
-            if !is_live(r) {
+        for (id, r) in table.into_iter().flat_map(Table::records) {
+            if !is_live(&r) {
                 continue;
             }
             if let Some(k) = r.get(field).and_then(|v| rule.key_of_value(v)) {

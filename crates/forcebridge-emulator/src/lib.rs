@@ -34,6 +34,7 @@ pub mod schema;
 pub mod security;
 pub mod soap;
 pub mod streaming;
+pub mod table;
 pub mod tls;
 pub mod tooling;
 pub mod validate;

@@ -4,6 +4,8 @@
 //! after each mutation the caller marks the state dirty so the persister writes it. Runtime-only
 //! things (fault injection, request log) live in `AppState`, not here.
 
+use std::borrow::Cow;
+
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -12,10 +14,11 @@ use crate::schema::Schema;
 
 pub use forcebridge_soql::Record;
 
-/// The records of one object, in insertion order. Deleted records stay (with `IsDeleted = true`)
-/// as Salesforce's recycle bin does, so `queryAll` can see them. Records may be sparse: a field
-/// absent from a record is null, and every reader must treat it so.
-pub type Table = IndexMap<SfId, Record>;
+/// The records of one object, in insertion order, stored compactly ([`crate::table`]). Deleted
+/// records stay (with `IsDeleted = true`) as Salesforce's recycle bin does, so `queryAll` can see
+/// them. Records may be sparse: a field absent from a record is null, and every reader must treat
+/// it so.
+pub use crate::table::Table;
 
 /// The org's identity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,9 +131,10 @@ impl Org {
         self.auth.credentials.first().map(|c| &c.user_id)
     }
 
-    /// A live or deleted record of `object` (canonical name) by id.
-    pub fn record(&self, object: &str, id: &SfId) -> Option<&Record> {
-        self.data.get(object).and_then(|t| t.get(id))
+    /// A live or deleted record of `object` (canonical name) by id, built for the caller from
+    /// its compact row (nothing is kept).
+    pub fn record(&self, object: &str, id: &SfId) -> Option<Cow<'_, Record>> {
+        self.data.get(object).and_then(|t| t.record(id))
     }
 
     /// Stores a new record of `object` from already-validated `values` (canonical names): every
@@ -182,11 +186,7 @@ impl Org {
         }
         derive_fields(def, &mut record, None, now);
         let name = def.name.clone();
-        // Stored at its exact size: a map grown by doubling keeps up to half its slots unused,
-        // which at a million records is a gigabyte.
-        let mut exact = Record::with_capacity(record.len());
-        exact.extend(record);
-        self.put_record(&name, id.clone(), exact);
+        self.put_record(&name, id.clone(), record);
         Some(id)
     }
 
@@ -195,8 +195,8 @@ impl Org {
     /// [`Org::remove_record`]) so that upserts by external id stay index lookups.
     pub fn put_record(&mut self, object: &str, id: SfId, record: Record) -> Option<Record> {
         let table = self.data.entry(object.to_string()).or_default();
-        let before = table.insert(id.clone(), record);
-        self.indexes.note(object, &id, before.as_ref(), table.get(&id));
+        let before = table.put(id.clone(), &record);
+        self.indexes.note(object, &id, before.as_ref(), Some(&record));
         before
     }
 
@@ -234,11 +234,12 @@ impl Org {
         self.data.shift_remove(object)
     }
 
-    /// A record by id, whatever its object: `(object name, record)`.
-    pub fn find(&self, id: &SfId) -> Option<(&str, &Record)> {
+    /// A record by id, whatever its object: `(object name, record)`, built as [`Org::record`]
+    /// builds it.
+    pub fn find(&self, id: &SfId) -> Option<(&str, Cow<'_, Record>)> {
         let object = self.schema.object_by_prefix(id.key_prefix())?;
         let table = self.data.get(&object.name)?;
-        table.get(id).map(|r| (object.name.as_str(), r))
+        table.record(id).map(|r| (object.name.as_str(), r))
     }
 }
 

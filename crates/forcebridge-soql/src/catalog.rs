@@ -7,6 +7,8 @@
 //! Invariant: every name a `Catalog` returns is canonical (the case Salesforce uses in describe);
 //! every name it accepts is matched case-insensitively.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 /// One record as Salesforce puts it on the wire: canonical field name → JSON value.
@@ -81,10 +83,43 @@ pub trait Catalog {
     fn child_relationship(&self, object: &str, relationship: &str) -> Option<ChildRelationship>;
 
     /// Every record of `object`; deleted ones (`IsDeleted = true`) only when `include_deleted`.
-    fn scan<'a>(&'a self, object: &str, include_deleted: bool) -> Box<dyn Iterator<Item = &'a Record> + 'a>;
+    ///
+    /// A catalog implements either this and [`Catalog::get`] (it holds [`Record`]s to lend), or
+    /// [`Catalog::scan_rows`] and [`Catalog::get_row`] (it builds records on demand). The
+    /// evaluator reads only through the latter, whose defaults lend from these; the defaults
+    /// here see nothing.
+    fn scan<'a>(&'a self, object: &str, include_deleted: bool) -> Box<dyn Iterator<Item = &'a Record> + 'a> {
+        let _ = (object, include_deleted);
+        Box::new(std::iter::empty())
+    }
 
-    /// The record with this 18-character id, whatever its object, deleted or not.
-    fn get(&self, id: &str) -> Option<(&str, &Record)>;
+    /// The record with this 18-character id, whatever its object, deleted or not (see
+    /// [`Catalog::scan`] about which pair to implement).
+    fn get(&self, id: &str) -> Option<(&str, &Record)> {
+        let _ = id;
+        None
+    }
+
+    /// [`Catalog::scan`] for a catalog that may build each record as it is reached: the
+    /// evaluator keeps only what a query needs of each row (its output, its sort keys, or its
+    /// id to read it again with [`Catalog::get_row`]), so a scan never holds a whole object.
+    ///
+    /// `fields`, when given, are all the fields the query reads of these rows (canonical names,
+    /// `Id` among them): a catalog may build each row with only those (and may give more).
+    fn scan_rows<'a>(
+        &'a self,
+        object: &str,
+        include_deleted: bool,
+        fields: Option<&[&str]>,
+    ) -> Box<dyn Iterator<Item = Cow<'a, Record>> + 'a> {
+        let _ = fields;
+        Box::new(self.scan(object, include_deleted).map(Cow::Borrowed))
+    }
+
+    /// [`Catalog::get`] for a catalog that may build the record on demand.
+    fn get_row<'a>(&'a self, id: &str) -> Option<(&'a str, Cow<'a, Record>)> {
+        self.get(id).map(|(object, r)| (object, Cow::Borrowed(r)))
+    }
 
     /// The `attributes` object Salesforce puts on each record: `{"type": ..., "url": ...}`.
     fn attributes(&self, object: &str, id: Option<&str>) -> Value;

@@ -74,5 +74,23 @@ pub fn parse(text: &str) -> Result<Query, SoqlError> {
 /// (`INVALID_FIELD`), literals of the wrong type, and the other semantic errors Salesforce reports
 /// at run time (`MALFORMED_QUERY`, `INVALID_QUERY_FILTER_OPERATOR`, `NUMBER_OUTSIDE_VALID_RANGE`).
 pub fn execute(query: &Query, catalog: &dyn Catalog, options: ExecOptions) -> Result<QueryOutput, SoqlError> {
-    eval::execute(&query.text, &query.select, catalog, options)
+    let mut records = Vec::new();
+    let total_size = execute_each(query, catalog, options, &mut |row| records.push(row))?;
+    Ok(QueryOutput { total_size, records })
+}
+
+/// Runs a parsed query like [`execute`], but hands each row (the same JSON) to `each` as soon as
+/// it is rendered instead of collecting them: without `ORDER BY`, no more than one row is held
+/// at a time (with it, each matching row's sort keys, and its id or borrowed record). Returns
+/// `totalSize`. Every error comes before the first row.
+///
+/// # Errors
+/// As [`execute`].
+pub fn execute_each(
+    query: &Query,
+    catalog: &dyn Catalog,
+    options: ExecOptions,
+    each: &mut dyn FnMut(serde_json::Value),
+) -> Result<usize, SoqlError> {
+    eval::execute_each(&query.text, &query.select, catalog, options, each)
 }

@@ -7,7 +7,8 @@
 //!
 //! Invariant: a finished job keeps its result once, as CSV rows without the header plus the byte
 //! offset of each row, so any page is one slice of it; a locator is the base64 of the first row
-//! it points at, stable for the life of the job.
+//! it points at, stable for the life of the job. While a job runs, each row is written to that
+//! CSV as the SOQL evaluator yields it: the rows' JSON is never held all at once.
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
@@ -338,29 +339,38 @@ fn run(
     let paths = column_paths(query);
     let from = query.from_object().to_string();
     let built: Result<QueryResult, String> = (|| {
-        let output = {
-            let org = state.org_read();
-            let catalog = OrgCatalog::new(&org, user.clone(), &version);
-            // CSV needs the columns only: rows without `attributes` take much less memory while
-            // the whole result is held (a 1,000,000-row job).
-            let options = forcebridge_soql::ExecOptions {
-                include_deleted,
-                omit_attributes: true,
-            };
-            forcebridge_soql::execute(query, &catalog, options).map_err(|e| e.message.clone())?
-        };
         let mut w = csvio::writer(dialect);
         let header: Vec<String> = paths.iter().map(|p| p.join(".")).collect();
         csvio::row(&mut w, &header).map_err(|e| e.to_string())?;
         let header = Bytes::from(csvio::finish(w));
         let mut w = csvio::writer(dialect);
-        let mut offsets = Vec::with_capacity(output.records.len() + 1);
-        offsets.push(0);
-        for row in output.records {
-            let cells: Vec<String> = paths.iter().map(|p| cell(&row, p, &from)).collect();
-            csvio::row(&mut w, &cells).map_err(|e| e.to_string())?;
-            w.flush().map_err(|e| e.to_string())?;
-            offsets.push(w.get_ref().len());
+        let mut offsets = vec![0];
+        let mut failed: Option<String> = None;
+        {
+            let org = state.org_read();
+            let catalog = OrgCatalog::new(&org, user.clone(), &version);
+            // CSV needs the columns only: no `attributes`. Each row is written as the evaluator
+            // yields it, so the job holds its CSV and never every row's JSON at once.
+            let options = forcebridge_soql::ExecOptions {
+                include_deleted,
+                omit_attributes: true,
+            };
+            let mut write = |row: Value| {
+                if failed.is_some() {
+                    return;
+                }
+                let cells: Vec<String> = paths.iter().map(|p| cell(&row, p, &from)).collect();
+                let written = csvio::row(&mut w, &cells).and_then(|()| w.flush().map_err(csv::Error::from));
+                match written {
+                    Ok(()) => offsets.push(w.get_ref().len()),
+                    Err(e) => failed = Some(e.to_string()),
+                }
+            };
+            forcebridge_soql::execute_each(query, &catalog, options, &mut write)
+                .map_err(|e| e.message.clone())?;
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         Ok(QueryResult {
             header,

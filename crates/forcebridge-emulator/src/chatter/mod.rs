@@ -117,7 +117,9 @@ fn text(r: &Record, k: &str) -> Value {
 
 /// A user summary as Connect renders actors, mentions and user parents.
 fn user_summary(org: &Org, version: &str, id: &str) -> Value {
-    let record = SfId::parse(id).ok().and_then(|i| org.record("User", &i).cloned());
+    let record = SfId::parse(id)
+        .ok()
+        .and_then(|i| org.record("User", &i).map(std::borrow::Cow::into_owned));
     let r = record.unwrap_or_default();
     let name = r
         .get("Name")
@@ -474,7 +476,10 @@ fn post_one(
             .insert(id.to_string(), posted.segments);
         // Ends the transaction (its changes reach the event bus) before the org is read again.
         drop(tx);
-        let item = org.record("FeedItem", &id).cloned().unwrap_or_default();
+        let item = org
+            .record("FeedItem", &id)
+            .map(std::borrow::Cow::into_owned)
+            .unwrap_or_default();
         (render(&org, chatter, version, &item), id)
     };
     Ok((rendered, id))
@@ -555,7 +560,7 @@ async fn one(
         .and_then(|i| org.record("FeedItem", &i))
         .filter(|r| r.get("IsDeleted").and_then(Value::as_bool) != Some(true));
     match item {
-        Some(r) => Json(render(&org, &chatter, &version, r)).into_response(),
+        Some(r) => Json(render(&org, &chatter, &version, &r)).into_response(),
         None => not_found().into_response(),
     }
 }

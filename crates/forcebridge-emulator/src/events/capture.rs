@@ -77,7 +77,7 @@ pub fn commit<'a>(
             continue;
         };
         let after = org.record(object, id);
-        let (change_type, record) = match (before, after) {
+        let (change_type, record) = match (before, after.as_deref()) {
             (None, Some(a)) if !deleted(a) => (ChangeType::Create, a),
             (Some(b), Some(a)) if !deleted(b) && deleted(a) => (ChangeType::Delete, a),
             (Some(b), None) if !deleted(b) => (ChangeType::Delete, b),

@@ -124,7 +124,7 @@ pub fn soap_datetime(stored: &str) -> String {
 pub fn user_name(org: &Org, user: &str) -> String {
     SfId::parse(user)
         .ok()
-        .and_then(|id| org.record("User", &id).cloned())
+        .and_then(|id| org.record("User", &id).map(std::borrow::Cow::into_owned))
         .and_then(|r| r.get("Name").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_default()
 }

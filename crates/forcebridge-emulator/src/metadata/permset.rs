@@ -288,6 +288,7 @@ fn s<'r>(r: &'r Record, k: &str) -> Option<&'r str> {
 pub fn read(org: &Org, name: &str) -> Option<String> {
     let id = find(org, name)?;
     let ps = org.record("PermissionSet", &id)?;
+    let ps = &*ps;
     let mut out = String::new();
     el(&mut out, "fullName", s(ps, "Name").unwrap_or(name));
     opt(&mut out, "description", s(ps, "Description"));

@@ -381,7 +381,7 @@ pub fn retrieve(ctx: &Ctx<'_>, org: &Org, object: &str, body: Option<Body<'_>>) 
                 .ok()
                 .and_then(|id| org.record(&def.name, &id))
                 .filter(|r| r.get("IsDeleted").and_then(Value::as_bool) != Some(true))
-                .map_or(Value::Null, |r| render(ctx, def, r, fields.as_deref()))
+                .map_or(Value::Null, |r| render(ctx, def, &r, fields.as_deref()))
         })
         .collect();
     Ok(Reply::ok(Value::Array(out)))

@@ -175,8 +175,9 @@ pub fn basic(ctx: &Ctx<'_>, org: &Org, object: &str) -> Result<Reply, SfError> {
         .get(&def.name)
         .map(|table| {
             table
-                .values()
+                .records()
                 .rev()
+                .map(|(_, r)| r)
                 .filter(|r| r.get("IsDeleted").and_then(Value::as_bool) != Some(true))
                 .take(25)
                 .map(|r| {

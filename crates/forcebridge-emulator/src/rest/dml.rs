@@ -191,10 +191,10 @@ impl<'a> Tx<'a> {
     }
 
     /// The live record `id` of `object`, or Salesforce's error for a missing or deleted one.
-    fn live(&self, object: &ObjectDef, id: &SfId) -> Result<&Record, SfError> {
+    fn live(&self, object: &ObjectDef, id: &SfId) -> Result<std::borrow::Cow<'_, Record>, SfError> {
         match self.org.record(&object.name, id) {
             None => Err(SfError::not_found("The requested resource does not exist")),
-            Some(r) if is_deleted(r) => Err(SfError::new(
+            Some(r) if is_deleted(&r) => Err(SfError::new(
                 axum::http::StatusCode::NOT_FOUND,
                 "ENTITY_IS_DELETED",
                 "entity is deleted",
@@ -252,7 +252,7 @@ impl<'a> Tx<'a> {
             let values = validate::check_body(org, def, body, Op::Update)?;
             validate::check_required(def, &values, Op::Update)?;
             check_unique(org, def, &values, Some(id))?;
-            let mut record = before.clone();
+            let mut record = before.clone().into_owned();
             for (k, v) in values {
                 record.insert(k, v);
             }
@@ -260,7 +260,7 @@ impl<'a> Tx<'a> {
                 crate::streaming::topic::check(org, &self.user, Some(id), &record)?;
             }
             self.stamp(&mut record);
-            derive_fields(def, &mut record, Some(before), &self.now);
+            derive_fields(def, &mut record, Some(&before), &self.now);
             (def.name.clone(), record)
         };
         self.put(&name, id.clone(), record);
@@ -312,7 +312,7 @@ impl<'a> Tx<'a> {
     }
 
     fn delete_tree(&mut self, object: &str, id: &SfId, depth: usize) {
-        let Some(mut record) = self.org.record(object, id).cloned() else {
+        let Some(mut record) = self.org.record(object, id).map(std::borrow::Cow::into_owned) else {
             return;
         };
         if is_deleted(&record) {
@@ -367,13 +367,13 @@ impl<'a> Tx<'a> {
                 .org
                 .record(&def.name, id)
                 .ok_or_else(|| SfError::not_found("The requested resource does not exist"))?;
-            if !is_deleted(record) {
+            if !is_deleted(&record) {
                 return Err(SfError::bad_request(
                     "UNDELETE_FAILED",
                     "Entity is not in the recycle bin",
                 ));
             }
-            (def.name.clone(), record.clone())
+            (def.name.clone(), record.into_owned())
         };
         record.insert("IsDeleted".into(), Value::Bool(false));
         self.stamp(&mut record);
@@ -479,7 +479,7 @@ pub fn lookup(org: &Org, def: &ObjectDef, field: &str, value: &str) -> Result<(S
             )
             .with_fields(["Id"])
         })?;
-        let live = org.record(&def.name, &id).is_some_and(|r| !is_deleted(r));
+        let live = org.record(&def.name, &id).is_some_and(|r| !is_deleted(&r));
         return Ok((fd.name.clone(), if live { vec![id] } else { Vec::new() }));
     }
     Ok((fd.name.clone(), validate::find_by_field(org, def, fd, value)))

@@ -100,8 +100,8 @@ pub fn record_count(ctx: &super::Ctx<'_>, org: &Org) -> Reply {
         })
         .filter_map(|o| {
             let live = org.data.get(&o.name).map_or(0, |t| {
-                t.values()
-                    .filter(|r| r.get("IsDeleted").and_then(Value::as_bool) != Some(true))
+                t.records()
+                    .filter(|(_, r)| r.get("IsDeleted").and_then(Value::as_bool) != Some(true))
                     .count()
             });
             // Listed objects are reported even when empty; unlisted ones only when they have records.

@@ -61,7 +61,7 @@ pub fn updated(ctx: &Ctx<'_>, org: &Org, object: &str) -> Result<Reply, SfError>
         .data
         .get(&def.name)
         .into_iter()
-        .flat_map(|t| t.iter())
+        .flat_map(|t| t.records())
         .filter(|(_, r)| !deleted(r))
         .filter(|(_, r)| stamp(r).is_some_and(|s| s >= start && s <= end))
         .map(|(id, _)| json!(id.as_str()))
@@ -82,9 +82,9 @@ pub fn deleted_records(ctx: &Ctx<'_>, org: &Org, object: &str) -> Result<Reply, 
         .data
         .get(&def.name)
         .into_iter()
-        .flat_map(|t| t.iter())
+        .flat_map(|t| t.records())
         .filter(|(_, r)| deleted(r))
-        .filter_map(|(id, r)| stamp(r).map(|s| (id.to_string(), s)))
+        .filter_map(|(id, r)| stamp(&r).map(|s| (id.to_string(), s)))
         .collect();
     let earliest = all.iter().map(|(_, s)| *s).min().unwrap_or(start);
     let records: Vec<Value> = all

@@ -458,7 +458,7 @@ fn matching_ids(org: &Org, def: &ObjectDef, scope: Scope, toks: &[Token], any: b
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (id, record) in table {
+    for (id, record) in table.records() {
         if record.get("IsDeleted").and_then(Value::as_bool) == Some(true) {
             continue;
         }

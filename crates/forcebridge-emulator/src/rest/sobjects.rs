@@ -94,7 +94,7 @@ pub fn read(ctx: &Ctx<'_>, org: &Org, object_name: &str, id: &str) -> Result<Rep
         .record(&def.name, &id)
         .filter(|r| r.get("IsDeleted").and_then(Value::as_bool) != Some(true))
         .ok_or_else(SfError::no_resource)?;
-    Ok(Reply::ok(render(ctx, def, record, fields.as_deref())))
+    Ok(Reply::ok(render(ctx, def, &record, fields.as_deref())))
 }
 
 /// `GET /sobjects/{obj}/{field}/{value}`: the one record with that external id; 300 with the
@@ -116,7 +116,7 @@ pub fn read_by_field(
         [] => Err(SfError::no_resource()),
         [one] => {
             let record = org.record(&def.name, one).ok_or_else(SfError::no_resource)?;
-            Ok(Reply::ok(render(ctx, def, record, fields.as_deref())))
+            Ok(Reply::ok(render(ctx, def, &record, fields.as_deref())))
         }
         many => Ok(multiple(ctx, def, many)),
     }

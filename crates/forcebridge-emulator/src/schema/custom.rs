@@ -723,11 +723,11 @@ fn backfill(org: &mut Org, object: &str, field: &FieldDef) {
         return;
     }
     if let Some(table) = org.existing_table_mut(object) {
-        for record in table.values_mut() {
+        table.for_each_mut(|_, record| {
             record
                 .entry(field.name.clone())
                 .or_insert_with(|| initial.clone());
-        }
+        });
     }
 }
 
@@ -825,9 +825,9 @@ pub fn delete_field(org: &mut Org, object: &str, field: &str) -> Result<(), Sche
         def.fields.shift_remove(&old.name);
     }
     if let Some(table) = org.existing_table_mut(&object_name) {
-        for record in table.values_mut() {
+        table.for_each_mut(|_, record| {
             record.shift_remove(&old.name);
-        }
+        });
     }
     let full = format!("{object_name}.{}", old.name);
     if let Some(id) = field_record(org, &full).map(|(i, _)| i.clone()) {

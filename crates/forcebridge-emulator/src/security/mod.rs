@@ -197,11 +197,17 @@ pub struct UserAccess {
     fields: HashMap<String, FieldAccess>,
 }
 
+/// A record of a small table (users, profiles, permission sets), borrowed from the table's view:
+/// access is worked out on every request, and these tables change rarely.
+fn small<'o>(org: &'o Org, object: &str, id: &SfId) -> Option<&'o Record> {
+    org.data.get(object)?.get(id)
+}
+
 impl UserAccess {
     /// The access of `user` in `org`. An unknown user has none.
     pub fn for_user(org: &Org, user: &SfId) -> UserAccess {
         let mut access = UserAccess::default();
-        let Some(user_record) = org.record("User", user) else {
+        let Some(user_record) = small(org, "User", user) else {
             // The emulator's own administrator may lack a User record in hand-made orgs.
             if org.admin_user_id() == Some(user) {
                 access.modify_all_data = true;
@@ -215,7 +221,7 @@ impl UserAccess {
         // Permission-bearing records: the profile, its owned permission set, assigned sets.
         let mut holders: Vec<&Record> = Vec::new();
         let mut set_ids: HashSet<String> = HashSet::new();
-        if let Some(profile) = profile_id.as_ref().and_then(|p| org.record("Profile", p)) {
+        if let Some(profile) = profile_id.as_ref().and_then(|p| small(org, "Profile", p)) {
             holders.push(profile);
         }
         let now = crate::org::now_string();
@@ -244,7 +250,7 @@ impl UserAccess {
                 };
                 if let Some(set) = SfId::parse(set_id)
                     .ok()
-                    .and_then(|id| org.record("PermissionSet", &id))
+                    .and_then(|id| small(org, "PermissionSet", &id))
                     .filter(|s| live(s))
                 {
                     holders.push(set);

@@ -334,7 +334,8 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
 
     // One pass: filter, group, accumulate.
     let mut groups: IndexMap<Vec<String>, (Vec<Json>, Vec<Acc>)> = IndexMap::new();
-    for rec in ctx.catalog.scan(object, ctx.include_deleted) {
+    for rec in ctx.catalog.scan_rows(object, ctx.include_deleted, None) {
+        let rec = &*rec;
         if !ctx.keep(filter.as_ref(), object, rec) {
             continue;
         }
@@ -361,7 +362,7 @@ pub(super) fn run(ctx: &Ctx<'_>, q: &SelectQuery, object: &str) -> Result<QueryO
         for (acc, spec) in entry.1.iter_mut().zip(specs.iter()) {
             match &spec.arg {
                 None => acc.add(FieldKind::Number, Some(&Json::Bool(true))),
-                Some(arg) => acc.add(arg.field.kind, ctx.value(object, rec, arg)),
+                Some(arg) => acc.add(arg.field.kind, ctx.value(object, rec, arg).as_deref()),
             }
         }
     }

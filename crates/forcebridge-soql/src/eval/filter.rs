@@ -34,6 +34,41 @@ pub enum Getter {
     Slot(usize),
 }
 
+impl Getter {
+    /// The field of the row itself that the getter reads (a path's first reference field);
+    /// `None` for a slot, which reads no field.
+    pub fn root_field(&self) -> Option<&str> {
+        match self {
+            Getter::Path(r) | Getter::Date(_, r) => {
+                Some(r.hops.first().map_or(r.field.name.as_str(), |h| h.field.as_str()))
+            }
+            Getter::Slot(_) => None,
+        }
+    }
+}
+
+impl Filter {
+    /// Adds every field of the row the filter reads to `out`; `false` when it reads something
+    /// that is not a field (a slot).
+    pub fn fields<'f>(&'f self, out: &mut Vec<&'f str>) -> bool {
+        match self {
+            Filter::And(all) | Filter::Or(all) => all.iter().all(|f| f.fields(out)),
+            Filter::Not(f) => f.fields(out),
+            Filter::Cmp { getter, .. }
+            | Filter::In { getter, .. }
+            | Filter::IdSet { getter, .. }
+            | Filter::Like { getter, .. }
+            | Filter::Includes { getter, .. } => match getter.root_field() {
+                Some(f) => {
+                    out.push(f);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+}
+
 /// Rows a filter can read from.
 pub trait Row {
     /// The non-null value the getter reads, if any (computed values are owned).

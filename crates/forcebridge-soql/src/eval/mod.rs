@@ -50,13 +50,14 @@ pub(crate) struct Ctx<'a> {
     pub omit_attributes: bool,
 }
 
-/// Runs a parsed query.
-pub(crate) fn execute(
+/// Runs a parsed query, handing each output row to `each` in order; returns `totalSize`.
+pub(crate) fn execute_each(
     text: &str,
     q: &SelectQuery,
     catalog: &dyn Catalog,
     options: ExecOptions,
-) -> Result<QueryOutput, SoqlError> {
+    each: &mut dyn FnMut(Json),
+) -> Result<usize, SoqlError> {
     let ctx = Ctx {
         catalog,
         text,
@@ -64,29 +65,63 @@ pub(crate) fn execute(
         include_deleted: options.include_deleted,
         omit_attributes: options.omit_attributes,
     };
-    ctx.run(q)
+    ctx.run_each(q, each)
 }
 
 /// A record as a filter sees it.
 struct RecordRow<'c, 'a> {
     ctx: &'c Ctx<'a>,
     object: &'c str,
-    rec: &'a Record,
+    rec: &'c Record,
 }
 
 impl Row for RecordRow<'_, '_> {
     fn get(&self, getter: &Getter) -> Option<Cow<'_, Json>> {
         match getter {
-            Getter::Path(p) => self.ctx.value(self.object, self.rec, p).map(Cow::Borrowed),
+            Getter::Path(p) => self.ctx.value(self.object, self.rec, p),
             Getter::Date(func, p) => self
                 .ctx
                 .value(self.object, self.rec, p)
-                .and_then(|v| dates::apply(*func, p.field.kind, v))
+                .and_then(|v| dates::apply(*func, p.field.kind, &v))
                 .map(Cow::Owned),
             Getter::Slot(_) => None,
         }
     }
 }
+
+/// A row kept between scanning and rendering (sorted rows, child rows): the record when the
+/// catalog lends it, else only its id, read again with [`Catalog::get_row`] when rendered — a
+/// catalog that builds records on demand would otherwise have every matching row built at once.
+enum Held<'a> {
+    Rec(Cow<'a, Record>),
+    Id(String),
+}
+
+impl<'a> Held<'a> {
+    fn of(rec: Cow<'a, Record>) -> Self {
+        match rec {
+            Cow::Owned(r) => match r.get("Id").and_then(Json::as_str) {
+                Some(id) => Held::Id(id.to_string()),
+                None => Held::Rec(Cow::Owned(r)),
+            },
+            borrowed => Held::Rec(borrowed),
+        }
+    }
+
+    fn share(&self) -> Self {
+        match self {
+            Held::Rec(Cow::Borrowed(r)) => Held::Rec(Cow::Borrowed(r)),
+            Held::Rec(Cow::Owned(r)) => match r.get("Id").and_then(Json::as_str) {
+                Some(id) => Held::Id(id.to_string()),
+                None => Held::Rec(Cow::Owned(r.clone())),
+            },
+            Held::Id(id) => Held::Id(id.clone()),
+        }
+    }
+}
+
+/// The child rows of every child subquery, by slot, each indexed by the parent id they point at.
+type Children<'a> = [Option<HashMap<String, Vec<Held<'a>>>>];
 
 /// One output column of a non-aggregate query, as a tree (parents nest their fields).
 #[derive(Debug)]
@@ -140,6 +175,31 @@ struct Plan {
     order: Vec<OrderKey>,
     limit: Option<usize>,
     offset: usize,
+}
+
+impl Plan {
+    /// Every field of the FROM object's rows that the plan reads (`Id` first), for
+    /// [`Catalog::scan_rows`]; `None` when it cannot tell.
+    fn fields(&self) -> Option<Vec<&str>> {
+        let mut out = vec!["Id"];
+        for node in &self.nodes {
+            match node {
+                Node::Field { name, .. } => out.push(name),
+                Node::Parent { field, .. } | Node::TypeOf { field, .. } => out.push(field),
+                // Children are found by this row's `Id`.
+                Node::Child { .. } => {}
+            }
+        }
+        if let Some(filter) = &self.filter
+            && !filter.fields(&mut out)
+        {
+            return None;
+        }
+        for key in &self.order {
+            out.push(key.getter.root_field()?);
+        }
+        Some(out)
+    }
 }
 
 fn to_usize(n: u64) -> usize {
@@ -212,7 +272,7 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| SoqlError::unsupported_object(self.text, q.from.object.pos, &q.from.object.name))
     }
 
-    fn run(&self, q: &SelectQuery) -> Result<QueryOutput, SoqlError> {
+    fn run_each(&self, q: &SelectQuery, each: &mut dyn FnMut(Json)) -> Result<usize, SoqlError> {
         let object = self.object_of(q)?;
         check_offset(q)?;
         let has_agg = q
@@ -225,7 +285,7 @@ impl<'a> Ctx<'a> {
                 && call.arg.is_none()
                 && q.group_by.is_empty()
             {
-                return self.count_only(q, &object);
+                return self.count_only(q, &object).map(|out| out.total_size);
             }
             if q.select.iter().any(|i| {
                 matches!(i, SelectItem::Aggregate { call, .. } if call.func == AggFunc::Count && call.arg.is_none())
@@ -237,24 +297,53 @@ impl<'a> Ctx<'a> {
                     "COUNT() must be the only element in the SELECT list",
                 ));
             }
-            return aggregate::run(self, q, &object);
+            let out = aggregate::run(self, q, &object)?;
+            out.records.into_iter().for_each(&mut *each);
+            return Ok(out.total_size);
         }
         let mut slots = 0;
         let plan = self.plan(q, object.clone(), 0, &mut slots)?;
-        let rows = self.rows(&plan)?;
-        let mut children = Vec::new();
-        if !rows.is_empty() {
-            children.resize_with(slots, || None);
-            self.index_children(&plan.nodes, &mut children);
+        // Child subqueries are indexed once, when the first row needs them.
+        let mut children: Option<Vec<_>> = None;
+        let mut n = 0;
+        let mut emit = |rec: &Record| {
+            let children = children.get_or_insert_with(|| {
+                let mut all = Vec::new();
+                all.resize_with(slots, || None);
+                self.index_children(&plan.nodes, &mut all);
+                all
+            });
+            each(self.render(&plan.object, rec, &plan.nodes, children));
+            n += 1;
+        };
+        let fields = plan.fields();
+        let matching = self
+            .catalog
+            .scan_rows(&plan.object, self.include_deleted, fields.as_deref())
+            .filter(|rec| self.keep(plan.filter.as_ref(), &plan.object, rec));
+        if plan.order.is_empty() {
+            // Rows go out in scan order as they are read: nothing is held but the current row.
+            let page = matching.skip(plan.offset).take(plan.limit.unwrap_or(usize::MAX));
+            page.for_each(|rec| emit(&rec));
+        } else {
+            let keyed = matching
+                .map(|rec| (self.sort_keys(&plan.order, &plan.object, &rec), Held::of(rec)))
+                .collect();
+            for held in self.sort_and_page(&plan, keyed) {
+                if let Some(rec) = self.fetch(&held) {
+                    emit(&rec);
+                }
+            }
         }
-        let records: Vec<Json> = rows
-            .iter()
-            .map(|rec| self.render(&plan.object, rec, &plan.nodes, &children))
-            .collect();
-        Ok(QueryOutput {
-            total_size: records.len(),
-            records,
-        })
+        Ok(n)
+    }
+
+    /// The record of a held row.
+    fn fetch<'h>(&self, held: &'h Held<'a>) -> Option<Cow<'h, Record>> {
+        match held {
+            Held::Rec(r) => Some(Cow::Borrowed(&**r)),
+            Held::Id(id) => self.catalog.get_row(id).map(|(_, r)| r),
+        }
     }
 
     /// `SELECT COUNT() FROM ...`: the count in `totalSize`, no records.
@@ -262,7 +351,7 @@ impl<'a> Ctx<'a> {
         let filter = self.where_filter(q, object)?;
         let n = self
             .catalog
-            .scan(object, self.include_deleted)
+            .scan_rows(object, self.include_deleted, None)
             .filter(|rec| self.keep(filter.as_ref(), object, rec))
             .count();
         let n = n.saturating_sub(q.offset.map_or(0, |(o, _)| to_usize(o)));
@@ -273,7 +362,7 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn keep(&self, filter: Option<&Filter>, object: &str, rec: &'a Record) -> bool {
+    fn keep(&self, filter: Option<&Filter>, object: &str, rec: &Record) -> bool {
         filter.is_none_or(|f| {
             f.matches(&RecordRow {
                 ctx: self,
@@ -395,9 +484,10 @@ impl<'a> Ctx<'a> {
         }
         let filter = self.where_filter(q, &object)?;
         let mut out = HashSet::new();
-        for rec in self.catalog.scan(&object, self.include_deleted) {
-            if self.keep(filter.as_ref(), &object, rec)
-                && let Some(v) = self.value(&object, rec, &r).and_then(Json::as_str)
+        for rec in self.catalog.scan_rows(&object, self.include_deleted, None) {
+            if self.keep(filter.as_ref(), &object, &rec)
+                && let Some(v) = self.value(&object, &rec, &r)
+                && let Some(v) = v.as_str()
             {
                 out.insert(ids::key(v));
             }
@@ -660,55 +750,39 @@ impl<'a> Ctx<'a> {
     }
 
     /// The record a reference field of `rec` points at, with its object.
-    fn parent_of(&self, rec: &'a Record, field: &str) -> Option<(&'a str, &'a Record)> {
+    fn parent_of(&self, rec: &Record, field: &str) -> Option<(&'a str, Cow<'a, Record>)> {
         let pid = rec.get(field).and_then(Json::as_str)?;
-        self.catalog.get(pid).or_else(|| self.catalog.get(&ids::key(pid)))
+        self.catalog
+            .get_row(pid)
+            .or_else(|| self.catalog.get_row(&ids::key(pid)))
     }
 
-    /// The rows of a plan: scanned, filtered, sorted and paged.
-    fn rows(&self, plan: &Plan) -> Result<Vec<&'a Record>, SoqlError> {
-        let matching = self
-            .catalog
-            .scan(&plan.object, self.include_deleted)
-            .filter(|rec| self.keep(plan.filter.as_ref(), &plan.object, rec));
-        // Without ORDER BY the page is the first rows in scan order: stop scanning once it is full.
-        let mut rows: Vec<&'a Record> = match plan.limit {
-            Some(limit) if plan.order.is_empty() => {
-                matching.take(plan.offset.saturating_add(limit)).collect()
-            }
-            _ => matching.collect(),
+    /// The ORDER BY keys of one row.
+    fn sort_keys(&self, order: &[OrderKey], object: &str, rec: &Record) -> Vec<Option<Scalar>> {
+        let row = RecordRow {
+            ctx: self,
+            object,
+            rec,
         };
-        self.sort_and_page(plan, &mut rows);
-        Ok(rows)
+        order
+            .iter()
+            .map(|k| row.get(&k.getter).and_then(|v| scalar(k.kind, &v)))
+            .collect()
     }
 
-    fn sort_and_page(&self, plan: &Plan, rows: &mut Vec<&'a Record>) {
+    /// Rows with their sort keys, sorted by them and paged.
+    fn sort_and_page(&self, plan: &Plan, mut keyed: Vec<(Vec<Option<Scalar>>, Held<'a>)>) -> Vec<Held<'a>> {
         if !plan.order.is_empty() {
-            let mut keyed: Vec<(Vec<Option<Scalar>>, &'a Record)> = rows
-                .iter()
-                .map(|rec| {
-                    let row = RecordRow {
-                        ctx: self,
-                        object: &plan.object,
-                        rec,
-                    };
-                    let keys = plan
-                        .order
-                        .iter()
-                        .map(|k| row.get(&k.getter).and_then(|v| scalar(k.kind, &v)))
-                        .collect();
-                    (keys, *rec)
-                })
-                .collect();
             keyed.sort_by(|a, b| compare_keys(&plan.order, &a.0, &b.0));
-            *rows = keyed.into_iter().map(|(_, r)| r).collect();
         }
-        page(rows, plan.offset, plan.limit);
+        let mut rows: Vec<Held<'a>> = keyed.into_iter().map(|(_, r)| r).collect();
+        page(&mut rows, plan.offset, plan.limit);
+        rows
     }
 
     /// Builds the index of every child subquery in `nodes` (nested ones included) into `out`,
     /// at each subquery's slot.
-    fn index_children(&self, nodes: &[Node], out: &mut [Option<HashMap<String, Vec<&'a Record>>>]) {
+    fn index_children(&self, nodes: &[Node], out: &mut Children<'a>) {
         for node in nodes {
             if let Node::Child {
                 field, plan, slot, ..
@@ -724,26 +798,27 @@ impl<'a> Ctx<'a> {
     }
 
     /// Child rows of one subquery, filtered and indexed by the parent id they point at.
-    fn child_index(&self, plan: &Plan, field: &str) -> HashMap<String, Vec<&'a Record>> {
-        let mut map: HashMap<String, Vec<&'a Record>> = HashMap::new();
-        for rec in self.catalog.scan(&plan.object, self.include_deleted) {
-            if let Some(parent) = rec.get(field).and_then(Json::as_str)
-                && self.keep(plan.filter.as_ref(), &plan.object, rec)
-            {
-                map.entry(ids::key(parent)).or_default().push(rec);
-            }
+    fn child_index(&self, plan: &Plan, field: &str) -> HashMap<String, Vec<Held<'a>>> {
+        let mut map: HashMap<String, Vec<Held<'a>>> = HashMap::new();
+        let mut fields = plan.fields();
+        if let Some(f) = &mut fields {
+            f.push(field);
+        }
+        for rec in self
+            .catalog
+            .scan_rows(&plan.object, self.include_deleted, fields.as_deref())
+        {
+            let parent = match rec.get(field).and_then(Json::as_str) {
+                Some(parent) if self.keep(plan.filter.as_ref(), &plan.object, &rec) => ids::key(parent),
+                _ => continue,
+            };
+            map.entry(parent).or_default().push(Held::of(rec));
         }
         map
     }
 
     /// One output row: `attributes`, then the columns in SELECT order.
-    fn render(
-        &self,
-        object: &str,
-        rec: &'a Record,
-        nodes: &[Node],
-        children: &[Option<HashMap<String, Vec<&'a Record>>>],
-    ) -> Json {
+    fn render(&self, object: &str, rec: &Record, nodes: &[Node], children: &Children<'a>) -> Json {
         let mut m = Map::new();
         let id = rec.get("Id").and_then(Json::as_str);
         if !self.omit_attributes {
@@ -760,7 +835,7 @@ impl<'a> Ctx<'a> {
                     nodes,
                 } => {
                     let v = match self.parent_of(rec, field) {
-                        Some((pobj, prec)) => self.render(pobj, prec, nodes, &[]),
+                        Some((pobj, prec)) => self.render(pobj, &prec, nodes, &[]),
                         None => Json::Null,
                     };
                     m.insert(relationship.clone(), v);
@@ -779,7 +854,7 @@ impl<'a> Ctx<'a> {
                                 .map(|(_, n)| n.as_slice())
                                 .or(otherwise.as_deref())
                                 .unwrap_or_default();
-                            self.render(pobj, prec, nodes, &[])
+                            self.render(pobj, &prec, nodes, &[])
                         }
                         None => Json::Null,
                     };
@@ -791,19 +866,29 @@ impl<'a> Ctx<'a> {
                     slot,
                     ..
                 } => {
-                    let mut kids: Vec<&'a Record> = match (children.get(*slot), id) {
-                        (Some(Some(index)), Some(id)) => {
-                            index.get(&ids::key(id)).cloned().unwrap_or_default()
-                        }
-                        _ => Vec::new(),
+                    let kids: &[Held<'a>] = match (children.get(*slot), id) {
+                        (Some(Some(index)), Some(id)) => index.get(&ids::key(id)).map_or(&[], Vec::as_slice),
+                        _ => &[],
                     };
-                    self.sort_and_page(plan, &mut kids);
+                    let keyed = kids
+                        .iter()
+                        .filter_map(|k| {
+                            let keys = if plan.order.is_empty() {
+                                Vec::new()
+                            } else {
+                                self.sort_keys(&plan.order, &plan.object, self.fetch(k)?.as_ref())
+                            };
+                            Some((keys, k.share()))
+                        })
+                        .collect();
+                    let kids = self.sort_and_page(plan, keyed);
                     let v = if kids.is_empty() {
                         Json::Null
                     } else {
                         let records: Vec<Json> = kids
                             .iter()
-                            .map(|k| self.render(&plan.object, k, &plan.nodes, children))
+                            .filter_map(|k| self.fetch(k))
+                            .map(|k| self.render(&plan.object, &k, &plan.nodes, children))
                             .collect();
                         let mut sub = Map::new();
                         sub.insert("totalSize".into(), Json::from(records.len()));

@@ -4,6 +4,10 @@
 //! Invariant: a [`Resolved`] holds canonical names only; following it for one record costs one
 //! [`Catalog::get`](crate::Catalog::get) per hop, never a scan.
 
+use std::borrow::Cow;
+
+use serde_json::Value as Json;
+
 use crate::ast::FieldPath;
 use crate::catalog::{FieldInfo, Record};
 use crate::error::{Pos, SoqlError};
@@ -106,32 +110,37 @@ impl<'a> Ctx<'a> {
 
     /// The record at the end of `hops` from `rec`, with its object; `None` when a reference on
     /// the way is empty or dangling.
-    pub fn follow<'r>(&self, object: &'r str, rec: &'r Record, hops: &[Hop]) -> Option<(&'r str, &'r Record)>
+    pub fn follow<'r>(
+        &self,
+        object: &'r str,
+        rec: &'r Record,
+        hops: &[Hop],
+    ) -> Option<(&'r str, Cow<'r, Record>)>
     where
         'a: 'r,
     {
-        let mut cur = (object, rec);
+        let mut cur = (object, Cow::Borrowed(rec));
         for h in hops {
-            let id = cur.1.get(&h.field)?.as_str()?;
-            cur = self
-                .catalog
-                .get(id)
-                .or_else(|| self.catalog.get(&crate::ids::key(id)))?;
+            let next = {
+                let id = cur.1.get(&h.field)?.as_str()?;
+                self.catalog
+                    .get_row(id)
+                    .or_else(|| self.catalog.get_row(&crate::ids::key(id)))?
+            };
+            cur = next;
         }
         Some(cur)
     }
 
     /// The value of `path` for `rec` (of `object`): `None` when missing or null.
-    pub fn value<'r>(
-        &self,
-        object: &'r str,
-        rec: &'r Record,
-        path: &Resolved,
-    ) -> Option<&'r serde_json::Value>
+    pub fn value<'r>(&self, object: &'r str, rec: &'r Record, path: &Resolved) -> Option<Cow<'r, Json>>
     where
         'a: 'r,
     {
-        let (_, r) = self.follow(object, rec, &path.hops)?;
-        r.get(&path.field.name).filter(|v| !v.is_null())
+        let non_null = |v: &&Json| !v.is_null();
+        match self.follow(object, rec, &path.hops)?.1 {
+            Cow::Borrowed(r) => r.get(&path.field.name).filter(non_null).map(Cow::Borrowed),
+            Cow::Owned(r) => r.get(&path.field.name).filter(non_null).cloned().map(Cow::Owned),
+        }
     }
 }
