@@ -8,7 +8,6 @@
 
 use forcebridge_salesforce::RecordId;
 use forcebridge_salesforce::chatter::batch::{FeedPost, FeedPostOutcome, MAX_FEED_ITEMS_PER_CALL};
-use futures::TryStreamExt as _;
 use serde_json::{Value, json};
 
 use super::{journal_row, scalar_text, soql_literal};
@@ -172,13 +171,7 @@ async fn find_post(
         "SELECT Id, Body FROM FeedItem WHERE ParentId = {} ORDER BY CreatedDate",
         soql_literal(on.as_str())
     );
-    ctx.count("query", 1);
-    let rows: Vec<Value> = ctx
-        .client
-        .query::<Value>(&soql)
-        .try_collect()
-        .await
-        .map_err(|e| outcome::for_call_error(&e, "query"))?;
+    let rows = super::recovery_query(ctx, &soql).await?;
     // Same text on the same record may be another event's post: only a post no journal row and
     // no other recovery in this batch claims can be the one this delivery made before it died.
     let same_text: Vec<String> = rows

@@ -116,6 +116,23 @@ pub fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
+/// Runs a recovery query (what an interrupted attempt may have made), counted as one call.
+///
+/// # Errors
+/// The call's failure, as its fate.
+pub async fn recovery_query(
+    ctx: &mut Ctx<'_>,
+    soql: &str,
+) -> Result<Vec<serde_json::Value>, super::outcome::Fate> {
+    use futures::TryStreamExt as _;
+    ctx.count("query", 1);
+    ctx.client
+        .query::<serde_json::Value>(soql)
+        .try_collect()
+        .await
+        .map_err(|e| super::outcome::for_call_error(&e, "query"))
+}
+
 /// The first of `candidates` (record ids, oldest first) that no journal row claims as written and
 /// no other recovery of this batch took: the record an interrupted attempt made. It is marked
 /// taken in `claimed`.

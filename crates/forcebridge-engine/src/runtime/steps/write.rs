@@ -344,13 +344,7 @@ async fn rematch_chunk(
             .collect::<Vec<_>>()
             .join(" OR ")
     );
-    ctx.count("query", 1);
-    let rows: Vec<Value> = ctx
-        .client
-        .query::<Value>(&soql)
-        .try_collect()
-        .await
-        .map_err(|e| outcome::for_call_error(&e, "query"))?;
+    let rows = super::recovery_query(ctx, &soql).await?;
     // Which of the rows a finished write already owns: one store query for the chunk.
     let row_ids: Vec<String> = rows
         .iter()
@@ -418,13 +412,7 @@ async fn rematch(
         "SELECT Id FROM {object} WHERE {} ORDER BY CreatedDate",
         conds.join(" AND ")
     );
-    ctx.count("query", 1);
-    let rows: Vec<Value> = ctx
-        .client
-        .query::<Value>(&soql)
-        .try_collect()
-        .await
-        .map_err(|e| outcome::for_call_error(&e, "query"))?;
+    let rows = super::recovery_query(ctx, &soql).await?;
     let ids: Vec<String> = rows
         .iter()
         .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_owned))
