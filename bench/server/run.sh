@@ -6,8 +6,7 @@
 # emulator, the server, PostgreSQL and the load generator share the machine.
 #
 # Usage (from anywhere): bench/server/run.sh [events per batch row] [latency events] [single posts]
-#   defaults: 20000, 200 and 2000 (single-event posts are fewer: each request's API key check, an
-#   argon2 hash, dominates them). Needs jq and psql. PostgreSQL from FORCEBRIDGE_BENCH_POSTGRES_URL,
+#   defaults: 20000, 200 and 2000. Needs jq and psql. PostgreSQL from FORCEBRIDGE_BENCH_POSTGRES_URL,
 #   else FORCEBRIDGE_TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/postgres (a
 #   database of its own is created and dropped). BACKENDS="sqlite" skips PostgreSQL.
 #   Honours CARGO_TARGET_DIR.
@@ -58,9 +57,9 @@ EMULATOR_PID=$LAST_PID
 EMULATOR_URL="$(jq -r .instance_url "$OUT/emulator.json")"
 "$FB" vault new-key --out "$OUT/master.key" >/dev/null
 
-# serve NAME BACKEND WORKERS: a node on a fresh database; sets URL, PID and KEY (setup done).
-serve() {
-  local name="$1" backend="$2" workers="$3" db
+# config NAME WORKERS: the node's config file.
+config() {
+  local name="$1" workers="$2"
   cat >"$OUT/$name.toml" <<EOF
 recipes = "crates/forcebridge/tests/fixtures/recipes"
 
@@ -77,6 +76,14 @@ max_body_bytes = 8388608
 rate_per_second = 1000000.0
 rate_burst = 1000000
 EOF
+}
+
+# serve NAME BACKEND WORKERS: a node on a fresh database; sets URL, PID and KEY (setup done).
+# The setup's install is applied by a run that workers work, so the node starts with its workers
+# on and, for WORKERS=false, is started again on the same database with them off.
+serve() {
+  local name="$1" backend="$2" workers="$3" db
+  config "$name" true
   if [ "$backend" = postgres ]; then
     db="fbbench_$$_$name"
     psql "$PG_URL" -qc "CREATE DATABASE \"$db\"" >/dev/null
@@ -90,6 +97,15 @@ EOF
   PID=$LAST_PID
   URL="$(jq -r .url "$OUT/$name.json")"
   KEY="$("$GEN" setup "$URL" "$(jq -r .admin_key "$OUT/$name.json")" "$OUT/emulator.json")"
+  if [ "$workers" = false ]; then
+    stop "$PID"
+    rm -f "$OUT/$name.json" # `start` waits for the new ready line
+    config "$name" false
+    FORCEBRIDGE_MASTER_KEY_FILE="$OUT/master.key" start "$name" \
+      "$FB" serve --config "$OUT/$name.toml" --addr 127.0.0.1:0 "${where[@]}"
+    PID=$LAST_PID
+    URL="$(jq -r .url "$OUT/$name.json")"
+  fi
 }
 
 ROWS=()

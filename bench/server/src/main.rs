@@ -133,9 +133,30 @@ async fn setup(http: &reqwest::Client, server: &str, admin: &str, emu: &Value) -
         &json!({ "plan_hash": plan["hash"] }),
     )
     .await?;
-    // 200: applied; 202: an apply run (the `nodes` recipe provisions nothing, so it is quick).
-    if s != 200 && s != 202 {
-        return Err(format!("apply: {s} {body}").into());
+    // 200: applied; 202: an apply run, which the node's workers work: wait until it succeeded
+    // (until then the install is off and events get no delivery).
+    match s {
+        200 => {}
+        202 => {
+            let run = text(&body, "id")?;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let r: Value = http
+                    .get(format!("{server}/v1/runs/{run}"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                match r["state"].as_str() {
+                    Some("succeeded") => break,
+                    Some("failed") => return Err(format!("apply failed: {r}").into()),
+                    _ if Instant::now() > deadline => return Err(format!("apply did not finish: {r}").into()),
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }
+        _ => return Err(format!("apply: {s} {body}").into()),
     }
     println!("{key}");
     Ok(())
